@@ -1,0 +1,27 @@
+"""``trimodal-data``: build, inspect and mix corpora."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from trimodal_core.subcommands import Subcommand, dispatch
+
+
+def _inspect(argv: list[str]) -> int:
+    from trimodal_data.inspection import run
+
+    return run(argv)
+
+
+COMMANDS: dict[str, Subcommand] = {
+    "inspect": Subcommand("summarize and validate a shard or a manifest", _inspect),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return dispatch("trimodal-data", "Build, inspect and mix trimodal corpora.", COMMANDS, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""trimodal_tokenizers."""
