@@ -14,8 +14,15 @@ def _inspect(argv: list[str]) -> int:
     return run(argv)
 
 
+def _mix(argv: list[str]) -> int:
+    from trimodal_data.mixing import run
+
+    return run(argv)
+
+
 COMMANDS: dict[str, Subcommand] = {
     "inspect": Subcommand("summarize and validate a shard or a manifest", _inspect),
+    "mix": Subcommand("write and validate a mixture manifest: --component PATH:WEIGHT ... --out mix.json", _mix),
 }
 
 
