@@ -1,0 +1,72 @@
+"""Exact and stochastic row allocation, and the piecewise-linear weight schedule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trimodal_train.data.config import WeightPoint
+from trimodal_train.data.mixing import WeightSchedule, exact_counts, stochastic_counts
+
+
+def test_exact_counts_integral_shares_every_batch() -> None:
+    carry = np.zeros(3)
+    probs = np.array([0.5, 0.25, 0.25])
+    for _ in range(20):
+        counts, carry = exact_counts(probs, 8, carry)
+        assert counts.tolist() == [4, 2, 2]
+
+
+def test_exact_counts_fractional_shares_carry_remainders() -> None:
+    probs = np.array([1 / 3, 1 / 3, 1 / 3])
+    carry = np.zeros(3)
+    total = np.zeros(3, dtype=np.int64)
+    for step in range(1, 31):
+        counts, carry = exact_counts(probs, 8, carry)
+        assert counts.sum() == 8
+        assert set(counts.tolist()) <= {2, 3}
+        total += counts
+        # Cumulative counts never drift a row from the ideal, and are exact every 3 batches.
+        assert np.all(np.abs(total - step * 8 / 3) < 1)
+        if step % 3 == 0:
+            assert total.tolist() == [step * 8 // 3] * 3
+
+
+def test_exact_counts_small_share_gets_its_rows_over_time() -> None:
+    probs = np.array([0.97, 0.03])
+    carry = np.zeros(2)
+    got = []
+    for _ in range(100):
+        counts, carry = exact_counts(probs, 4, carry)
+        got.append(int(counts[1]))
+    assert sum(got) == 12  # 100 batches * 4 rows * 0.03
+    assert max(got) == 1
+
+
+def test_stochastic_counts_seeded_and_unbiased() -> None:
+    probs = np.array([0.7, 0.2, 0.1])
+    a = [stochastic_counts(probs, 16, seed=5, step=s).tolist() for s in range(50)]
+    b = [stochastic_counts(probs, 16, seed=5, step=s).tolist() for s in range(50)]
+    c = [stochastic_counts(probs, 16, seed=6, step=s).tolist() for s in range(50)]
+    assert a == b and a != c
+    total = np.sum([stochastic_counts(probs, 16, seed=1, step=s) for s in range(2000)], axis=0)
+    assert np.allclose(total / total.sum(), probs, atol=0.01)
+
+
+def test_schedule_interpolates_and_converts_tokens_to_rows() -> None:
+    points = (WeightPoint(step=0, weights={"a": 1, "b": 1}), WeightPoint(step=10, weights={"a": 0, "b": 1}))
+    schedule = WeightSchedule(["a", "b"], [9.0, 9.0], None, points)
+    assert schedule.weights(0).tolist() == [0.5, 0.5]
+    assert schedule.weights(5).tolist() == [0.25, 0.75]
+    assert schedule.weights(10).tolist() == [0.0, 1.0]
+    assert schedule.weights(1000).tolist() == [0.0, 1.0]
+    by_tokens = WeightSchedule(["text", "pairs"], [1.0, 1.0], [100.0, 25.0])
+    # Equal token shares: a row of pairs holds 4x fewer tokens, so pairs get 4x the rows.
+    assert np.allclose(by_tokens.row_probs(0), [0.2, 0.8])
+
+
+def test_schedule_requires_every_component() -> None:
+    with pytest.raises(ValueError, match="missing"):
+        WeightSchedule(["a", "b"], [1, 1], None, (WeightPoint(step=0, weights={"a": 1}),))
+    with pytest.raises(ValueError, match="weights"):
+        WeightPoint(step=0, weights={"a": 0.0})
