@@ -20,8 +20,22 @@ def _mix(argv: list[str]) -> int:
     return run(argv)
 
 
+def _text(argv: list[str]) -> int:
+    from trimodal_data.text_command import run
+
+    return run(argv)
+
+
+def _stats(argv: list[str]) -> int:
+    from trimodal_data.stats import run
+
+    return run(argv)
+
+
 COMMANDS: dict[str, Subcommand] = {
     "inspect": Subcommand("summarize and validate a shard or a manifest", _inspect),
+    "text": Subcommand("build a text corpus: read, filter, dedupe, tokenize, write shards (Beam)", _text),
+    "stats": Subcommand("statistics of a built corpus: rejects per reason, length histograms, duplicates", _stats),
     "mix": Subcommand("write and validate a mixture manifest: --component PATH:WEIGHT ... --out mix.json", _mix),
 }
 

@@ -1,0 +1,1 @@
+"""Deduplication: exact (content hash), MinHash-LSH near-duplicates, and connected components."""

@@ -1,0 +1,1 @@
+"""Input readers: Beam-free generators that turn one input file into documents and rejects."""

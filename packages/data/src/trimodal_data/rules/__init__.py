@@ -1,0 +1,1 @@
+"""Beam-free filtering rules: pure functions that return a rejection reason or ``None``."""

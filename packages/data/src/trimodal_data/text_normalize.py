@@ -1,0 +1,47 @@
+"""Text normalization applied to every document before filtering and dedupe.
+
+Unicode normalization (NFC by default), control characters removed (tab and newline kept), line endings
+unified, runs of horizontal whitespace collapsed, trailing spaces and runs of blank lines trimmed. Pure
+functions, no Beam: the Beam stage in ``transforms/filter.py`` calls :func:`normalize_text`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import unicodedata
+from typing import Literal
+
+# C0 and C1 control characters except \t and \n, plus DEL; zero-width and BOM characters.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u2060\ufeff]")
+_HSPACE = re.compile(r"[^\S\n]+")
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NormalizeConfig:
+    """How documents are normalized before the rules see them."""
+
+    unicode_form: Literal["NFC", "NFKC", "none"] = "NFC"
+    """Unicode normalization form (``none`` keeps the text as read)."""
+    strip_control_chars: bool = True
+    """Remove C0/C1 control characters (except tab and newline) and zero-width characters."""
+    normalize_whitespace: bool = True
+    """Unify line endings, collapse runs of spaces/tabs to one space, trim spaces at line ends, keep at most one
+    blank line between paragraphs, strip the ends."""
+
+
+def normalize_text(text: str, config: NormalizeConfig) -> str:
+    """Return the normalized text (may be empty; the caller rejects empty documents)."""
+    if config.unicode_form != "none":
+        text = unicodedata.normalize(config.unicode_form, text)
+    if config.strip_control_chars:
+        # \r is a control character: unify line endings first so that lines are not glued together.
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        text = _CONTROL.sub("", text)
+    if config.normalize_whitespace:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        text = _HSPACE.sub(" ", text)
+        text = "\n".join(line.strip(" ") for line in text.split("\n"))
+        text = _BLANK_RUNS.sub("\n\n", text).strip()
+    return text

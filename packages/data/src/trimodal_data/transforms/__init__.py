@@ -1,0 +1,1 @@
+"""Beam composite transforms shared by the text, image-text and audio-text pipelines."""
