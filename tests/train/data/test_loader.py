@@ -291,3 +291,17 @@ def test_packed_text_covers_an_epoch_once_across_ranks(tmp_path: Path, helpers: 
     next_epoch = torch.cat([b.tokens_BL[b.component_B == 0].flatten() for b in batches])[sum(lengths):]
     first = int(torch.nonzero(next_epoch == space.task_id("text")).flatten()[0])
     assert first == 0 and helpers.decode_index(next_epoch.numpy()) != order[0]  # a new seeded order
+
+
+def test_compressed_shard_is_refused_by_name(make_mixture: MakeMixture, tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    mix = make_mixture()
+    shard = sorted((tmp_path / "text").glob("*.arrow"))[0]
+    table = pa.ipc.open_file(pa.BufferReader(shard.read_bytes())).read_all()  # not a map of the file we rewrite
+    with pa.OSFile(str(shard), "wb") as sink, pa.ipc.new_file(
+        sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="zstd")
+    ) as writer:
+        writer.write_table(table, max_chunksize=7)
+    with pytest.raises(ValueError, match=f"{shard}: column buffers are not zero-copy"):
+        build_loader(mix, BASE)

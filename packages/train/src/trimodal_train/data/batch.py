@@ -27,13 +27,13 @@ class Batch:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, Any]) -> Batch:
-        doc_ids = torch.from_numpy(arrays["document_ids_BL"])
+        # Arrays are built in numpy by the workers; from_numpy shares their memory (no torch ops here).
         return cls(
             step=int(arrays["step"]),
             tokens_BL=torch.from_numpy(arrays["tokens_BL"]),
             modality_BL=torch.from_numpy(arrays["modality_BL"]),
-            loss_mask_BL=doc_ids >= 0,
-            document_ids_BL=doc_ids,
+            loss_mask_BL=torch.from_numpy(arrays["loss_mask_BL"]),
+            document_ids_BL=torch.from_numpy(arrays["document_ids_BL"]),
             component_B=torch.from_numpy(arrays["component_B"]),
         )
 

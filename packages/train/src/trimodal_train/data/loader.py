@@ -180,10 +180,10 @@ def build_loader(mixture_manifest_path: str | Path, config: LoaderConfig) -> Mix
     streams, layouts, tokens_per_row = [], [], []
     for name in names:
         ids = shard_ids[name]
-        datas = [store.get(i) for i in ids]  # opens every shard now: errors surface at build time
-        layouts.append(_layout(name, set().union(*(d.tasks for d in datas)), str(corpora[name].path)))
+        tasks = set().union(*(store.get(i).tasks for i in ids))  # opens every shard: errors surface now
+        layouts.append(_layout(name, tasks, str(corpora[name].path)))
         streams.append(ComponentStream(name, ids, store, seed=config.seed, shuffle_buffer=config.shuffle_buffer))
-        lengths = np.concatenate([d.lengths for d in datas])
+        lengths = np.concatenate([store.all_lengths(i) for i in ids])
         if layouts[-1] == "packed":
             tokens_per_row.append(float(config.seq_len))
             continue

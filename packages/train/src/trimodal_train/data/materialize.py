@@ -47,28 +47,26 @@ class BatchAssembler:
         dest_begin = seg.out_row * L + seg.pos
         if len(seg.out_row):
             # Document number within each row: spans are sorted by (row, pos).
-            row_start = np.r_[True, seg.out_row[1:] != seg.out_row[:-1]]
+            row_start = np.concatenate([[True], seg.out_row[1:] != seg.out_row[:-1]])
             idx = np.arange(len(seg.out_row))
             doc_of_seg = idx - np.maximum.accumulate(np.where(row_start, idx, 0))
             if not self.document_attention:
                 doc_of_seg = np.zeros_like(doc_of_seg)
             doc_ids[_ranges(dest_begin, lengths)] = np.repeat(doc_of_seg, lengths).astype(np.int32)
         for shard_id in np.unique(seg.shard):
-            in_shard = np.flatnonzero(seg.shard == shard_id)
+            sel = np.flatnonzero(seg.shard == shard_id)
             data = self.store.get(int(shard_id))
-            chunk = np.searchsorted(data.chunk_starts, seg.row[in_shard], side="right") - 1
-            for c in np.unique(chunk):
-                sel = in_shard[chunk == c]
-                local_row = seg.row[sel] - data.chunk_starts[c]
-                src = _ranges(data.offsets[c][local_row].astype(np.int64) + seg.start[sel], lengths[sel])
-                dst = _ranges(dest_begin[sel], lengths[sel])
-                tokens[dst] = data.tokens[c][src]
-                modality[dst] = data.modality[c][src]
+            chunk, row_start = data.row_starts(seg.row[sel])
+            first = row_start + seg.start[sel]
+            dst = _ranges(dest_begin[sel], lengths[sel])
+            tokens[dst] = data.i32[_ranges(data.tokens_at[chunk] + first, lengths[sel])]
+            modality[dst] = data.u8[_ranges(data.modality_at[chunk] + first, lengths[sel])]
         return {
             "step": item.step,
             "tokens_BL": tokens.reshape(B, L),
             "modality_BL": modality.reshape(B, L),
             "document_ids_BL": doc_ids.reshape(B, L),
+            "loss_mask_BL": (doc_ids >= 0).reshape(B, L),
             "component_B": item.row_component,
             "resume_state": item.resume_state,
         }

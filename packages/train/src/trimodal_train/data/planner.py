@@ -175,7 +175,7 @@ class GlobalPlanner:
         L = self.config.seq_len
         n, off = self.cursors[c]
         need = num_rows * L
-        count = 16
+        count = int(need / self.streams[c].mean_length * 1.25) + 16  # usually one lookup suffices
         while True:
             shard, row, lens = self._lookahead(c, n, count)
             eff = lens.copy()

@@ -7,9 +7,11 @@ buffer: it mixes examples as locally, but the example at any ordinal is a pure f
 ``(seed, component, ordinal)``. That is what lets every rank compute the global batch plan on its own,
 lets a resumed run restart from a single integer per component, and makes world-size changes safe.
 
-:class:`ShardStore` opens shards lazily through :class:`trimodal_core.ShardReader` (so a missing or
-corrupt shard raises the reader's ``ValueError`` naming the file) and exposes each record batch's
-offsets and values as zero-copy numpy views of the memory map.
+:class:`ShardStore` validates shards with :class:`trimodal_core.ShardReader` (so a missing or corrupt
+shard raises the reader's ``ValueError`` naming the file), then views each memory-mapped file as flat
+numpy arrays and records where every record batch's offsets and values live in it. Hand-written rather
+than using ``pyarrow`` per record batch because the loader gathers a few spans from many rows of many
+record batches per step; one vectorized gather per shard keeps Python out of the per-row path.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from trimodal_core import ShardReader, derive_seed
@@ -28,17 +31,45 @@ from trimodal_core import ShardReader, derive_seed
 
 @dataclasses.dataclass(frozen=True)
 class ShardData:
-    """Zero-copy views of one opened shard, chunked by Arrow record batch."""
+    """Zero-copy views of one opened shard.
+
+    ``i32`` and ``u8`` view the whole memory-mapped file; every record batch's token offsets, token values
+    and modality values are located in them by element index, so rows of any record batch are gathered
+    with one vectorized index per shard instead of one per record batch.
+    """
 
     path: Path
     chunk_starts: np.ndarray
     """First row of every record batch, plus the total row count (length ``num_chunks + 1``)."""
-    offsets: list[np.ndarray]
-    tokens: list[np.ndarray]
-    modality: list[np.ndarray]
-    lengths: np.ndarray
-    """Tokens per row (int64), all record batches concatenated."""
+    offsets_at: np.ndarray
+    """Index in ``i32`` of each record batch's first list offset (tokens and modality share offsets)."""
+    tokens_at: np.ndarray
+    """Index in ``i32`` of each record batch's first token value."""
+    modality_at: np.ndarray
+    """Index in ``u8`` of each record batch's first modality value."""
+    i32: np.ndarray
+    u8: np.ndarray
     tasks: frozenset[str]
+
+    def row_starts(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Record batch of each row and the row's first list offset (within that batch's values)."""
+        chunk = np.searchsorted(self.chunk_starts, rows, side="right") - 1
+        at = self.offsets_at[chunk] + (rows - self.chunk_starts[chunk])
+        return chunk, self.i32[at].astype(np.int64)
+
+    def lengths(self, rows: np.ndarray) -> np.ndarray:
+        """Token count of each row."""
+        chunk = np.searchsorted(self.chunk_starts, rows, side="right") - 1
+        at = self.offsets_at[chunk] + (rows - self.chunk_starts[chunk])
+        return (self.i32[at + 1] - self.i32[at]).astype(np.int64)
+
+
+def _element_index(buffer: pa.Buffer, origin: pa.Buffer, itemsize: int, path: Path) -> int:
+    delta = buffer.address - origin.address
+    if not (delta >= 0 and delta + buffer.size <= origin.size) or delta % itemsize:
+        # Only an uncompressed IPC file keeps its buffers inside (and aligned in) the memory map.
+        raise ValueError(f"{path}: column buffers are not zero-copy views of the file (compressed shard?)")
+    return delta // itemsize
 
 
 class ShardStore:
@@ -49,7 +80,7 @@ class ShardStore:
         self.rows = rows
         self.fingerprint = fingerprint
         self._open: dict[int, ShardData] = {}
-        self._readers: dict[int, ShardReader] = {}
+        self._maps: dict[int, pa.MemoryMappedFile] = {}
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -70,39 +101,55 @@ class ShardStore:
 
     def _load(self, shard_id: int) -> ShardData:
         path = self.paths[shard_id]
-        reader = ShardReader(path, expected_fingerprint=self.fingerprint)
-        offsets, tokens, modality, starts, tasks = [], [], [], [0], set()
-        for i in range(reader.num_batches):
-            batch = reader.batch(i)
-            tok = batch.column("tokens")
-            mod = batch.column("modality")
-            offsets.append(tok.offsets.to_numpy())
-            tokens.append(tok.values.to_numpy())
-            modality.append(mod.values.to_numpy())
-            if not np.array_equal(offsets[-1], mod.offsets.to_numpy()):
+        # ShardReader validates the file (exists, complete, schema version, fingerprint), naming it on failure.
+        with ShardReader(path, expected_fingerprint=self.fingerprint) as reader:
+            num_batches = reader.num_batches
+        mapped = pa.memory_map(str(path), "r")
+        whole = mapped.read_buffer(mapped.size())
+        ipc = pa.ipc.open_file(whole)
+        starts, offsets_at, tokens_at, modality_at, tasks = [0], [], [], [], set()
+        for i in range(num_batches):
+            try:
+                batch = ipc.get_batch(i)
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise ValueError(f"{path}: record batch {i} is unreadable: {exc}") from None
+            tok, mod = batch.column("tokens"), batch.column("modality")
+            if not tok.offsets.equals(mod.offsets):
                 raise ValueError(f"{path}: record batch {i} has token and modality lists of different lengths")
+            offsets_at.append(_element_index(tok.buffers()[1], whole, 4, path) + tok.offset)
+            tokens_at.append(_element_index(tok.buffers()[3], whole, 4, path) + tok.values.offset)
+            modality_at.append(_element_index(mod.buffers()[3], whole, 1, path) + mod.values.offset)
             tasks.update(pc.unique(batch.column("task")).to_pylist())
             starts.append(starts[-1] + batch.num_rows)
         if starts[-1] != self.rows[shard_id]:
             raise ValueError(f"{path}: {starts[-1]} rows, but its manifest says {self.rows[shard_id]}")
-        lengths = np.concatenate([np.diff(o).astype(np.int64) for o in offsets]) if offsets else np.zeros(0, np.int64)
-        self._readers[shard_id] = reader  # keeps the memory map open for the views above
+        self._maps[shard_id] = mapped
         return ShardData(
             path=path,
             chunk_starts=np.asarray(starts, dtype=np.int64),
-            offsets=offsets,
-            tokens=tokens,
-            modality=modality,
-            lengths=lengths,
+            offsets_at=np.asarray(offsets_at, dtype=np.int64),
+            tokens_at=np.asarray(tokens_at, dtype=np.int64),
+            modality_at=np.asarray(modality_at, dtype=np.int64),
+            i32=np.frombuffer(whole, dtype=np.int32, count=whole.size // 4),
+            u8=np.frombuffer(whole, dtype=np.uint8),
             tasks=frozenset(tasks),
         )
+
+    def all_lengths(self, shard_id: int) -> np.ndarray:
+        """Token count of every row of a shard."""
+        return self.get(shard_id).lengths(np.arange(self.rows[shard_id], dtype=np.int64))
+
+    def mean_length(self, shard_id: int) -> float:
+        """Mean tokens per row of a shard (1.0 for an empty shard), from its first and last list offsets."""
+        data = self.get(shard_id)
+        total = sum(int(data.i32[at + n] - data.i32[at]) for at, n in
+                    zip(data.offsets_at, np.diff(data.chunk_starts), strict=True))
+        return max(total / max(self.rows[shard_id], 1), 1.0)
 
     def close(self) -> None:
         with self._lock:
             self._open.clear()
-            for reader in self._readers.values():
-                reader.close()
-            self._readers.clear()
+            self._maps.clear()  # the maps close when the last view of them is gone
 
 
 class ComponentStream:
@@ -120,6 +167,7 @@ class ComponentStream:
         self.num_examples = int(self._rows.sum())
         if self.num_examples == 0:
             raise ValueError(f"mixture component {name!r} has no examples")
+        self.mean_length = float(np.mean([store.mean_length(s) for s in shard_ids]))
         self._epochs: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._windows: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
 
@@ -181,5 +229,5 @@ class ComponentStream:
         lengths = np.empty(len(shard), dtype=np.int64)
         for s in np.unique(shard):
             sel = shard == s
-            lengths[sel] = self.store.get(int(s)).lengths[row[sel]]
+            lengths[sel] = self.store.get(int(s)).lengths(row[sel])
         return shard, row, lengths
