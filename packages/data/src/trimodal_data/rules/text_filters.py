@@ -1,8 +1,9 @@
 """The text rule chain: normalization, then every enabled rule in a fixed order, first failure wins.
 
-Order (cheap rules first, language ID last because it costs the most): length, Gopher repetition, Gopher
-quality, C4 (which may also drop lines), FineWeb, language. The order only decides which reason a document
-that fails several rules is counted under. Beam-free; ``transforms/filter.py`` wraps it in a DoFn.
+Order, as in FineWeb: length, language (the Gopher stop-word rule is English-specific, so a German document
+should be counted as "not allowed" rather than "no stop words"), Gopher repetition, Gopher quality, C4
+(which may also drop lines), FineWeb. The order only decides which reason a document that fails several
+rules is counted under. Beam-free; ``transforms/filter.py`` wraps it in a DoFn.
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ class TextRuleChain:
             return RuleResult(text, "empty_text")
         if cfg.length.enabled and (reason := length_rule(text, cfg.length)):
             return RuleResult(text, reason, f"{len(text)} chars")
+        if self._language is not None:
+            reason, detail = self._language.reason(text)
+            if reason:
+                return RuleResult(text, reason, detail)
         words = text.split()
         if cfg.gopher_repetition.enabled and (reason := gopher_repetition(text, cfg.gopher_repetition, words)):
             return RuleResult(text, reason)
@@ -82,8 +87,4 @@ class TextRuleChain:
             words = text.split()
         if cfg.fineweb.enabled and (reason := fineweb_quality(text, cfg.fineweb, words)):
             return RuleResult(text, reason)
-        if self._language is not None:
-            reason, detail = self._language.reason(text)
-            if reason:
-                return RuleResult(text, reason, detail)
         return RuleResult(text, None)
