@@ -50,13 +50,14 @@ class BenchConfig:
     seq_len: int = 2048
     """Row length L."""
     global_batch_size: int = 32
-    """Rows per batch B."""
+    """Rows per batch B (per rank)."""
     measure_batches: int = 100
     """Batches timed per setting per round (after 20 warm-up batches)."""
     rounds: int = 5
     """Interleaved timing rounds (baseline and every setting once per round)."""
-    workers: tuple[str, ...] = ("0:inline", "0", "1:thread", "2:thread", "2:process")
-    """Loader settings to time, as NUM_WORKERS[:inline|thread|process] (inline: no prefetch thread)."""
+    workers: tuple[str, ...] = ("0:inline", "0", "1:thread", "2:thread", "2:process", "0@8")
+    """Loader settings to time, as NUM_WORKERS[:inline|thread|process][@WORLD_SIZE] (inline: no prefetch
+    thread; @W: rank 0 of W ranks, global batch W*B, so the rank plans W*B rows and assembles B)."""
     proportion_batches: int = 10_000
     """Batches over which realized mixing shares are measured."""
     proportion_seq_len: int = 512
@@ -186,8 +187,11 @@ def main(cfg: BenchConfig) -> None:
               "best round (median) ==")
         runs: dict[str, Baseline | Timed] = {"pyarrow baseline": Baseline(shards, B, L)}
         for setting in cfg.workers:
-            workers, _, method = setting.partition(":")
-            config = LoaderConfig(seq_len=L, global_batch_size=B, num_workers=int(workers), seed=cfg.seed,
+            spec, _, world = setting.partition("@")
+            workers, _, method = spec.partition(":")
+            world_size = int(world or 1)
+            config = LoaderConfig(seq_len=L, global_batch_size=B * world_size, world_size=world_size,
+                                  num_workers=int(workers), seed=cfg.seed,
                                   prefetch=0 if method == "inline" else 4,
                                   worker_method="process" if method == "process" else "thread")
             runs[f"loader {setting}"] = Timed(mix, config)

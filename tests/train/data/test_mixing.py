@@ -43,6 +43,15 @@ def test_exact_counts_small_share_gets_its_rows_over_time() -> None:
     assert max(got) == 1
 
 
+def test_exact_counts_zero_weight_gets_nothing() -> None:
+    counts, carry = exact_counts(np.array([0.55, 0.45]), 4, np.zeros(2))
+    assert counts.tolist() == [2, 2] and carry[1] == pytest.approx(-0.2)
+    counts, carry = exact_counts(np.array([0.3, 0.7]), 4, carry)  # owed 1.4 and 2.6 -> [1, 3]
+    assert counts.tolist() == [1, 3]
+    counts, carry = exact_counts(np.array([1.0, 0.0]), 4, np.array([-0.4, 0.6]))
+    assert counts.tolist() == [4, 0] and carry.tolist() == pytest.approx([-0.4, 0.0])
+
+
 def test_stochastic_counts_seeded_and_unbiased() -> None:
     probs = np.array([0.7, 0.2, 0.1])
     a = [stochastic_counts(probs, 16, seed=5, step=s).tolist() for s in range(50)]

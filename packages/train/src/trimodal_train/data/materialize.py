@@ -1,7 +1,8 @@
 """Assemble one rank's batch arrays from a :class:`WorkItem`: vectorized gathers from the memory maps.
 
-Spans are grouped by Arrow record batch and copied with one fancy-index gather per record batch (no
-per-token Python), into preallocated rows filled with the pad id. This runs in the loader's workers.
+Spans are located in the shards' whole-file views (vectorized per shard), then copied into preallocated
+rows filled with the pad id: slice by slice when spans are long, with one fancy-index gather per shard when
+they are short. This runs in the loader's workers.
 """
 
 from __future__ import annotations
@@ -28,13 +29,22 @@ def _ranges(begins: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 class BatchAssembler:
-    """Callable turning work items into dicts of numpy arrays (picklable for worker processes)."""
+    """Callable turning work items into dicts of numpy arrays (picklable for worker processes).
 
-    def __init__(self, store: ShardStore, *, seq_len: int, pad_id: int, document_attention: bool) -> None:
+    Two copy strategies with identical results: long spans (typical text documents and pairs) are copied
+    one slice assignment each, which is memcpy-speed; many short spans are gathered with one vectorized
+    fancy index per shard, which avoids a Python iteration per span.
+    """
+
+    def __init__(
+        self, store: ShardStore, *, seq_len: int, pad_id: int, document_attention: bool, min_mean_span: float = 48.0
+    ) -> None:
         self.store = store
         self.seq_len = seq_len
         self.pad_id = pad_id
         self.document_attention = document_attention
+        self.min_mean_span = min_mean_span
+        """Spans of at least this mean length are copied slice by slice, shorter ones gathered."""
 
     def __call__(self, item: WorkItem) -> dict[str, object]:
         L = self.seq_len
@@ -44,23 +54,36 @@ class BatchAssembler:
         modality = np.full(B * L, int(Modality.SPECIAL), dtype=np.uint8)
         doc_ids = np.full(B * L, -1, dtype=np.int32)
         lengths = seg.stop - seg.start
-        dest_begin = seg.out_row * L + seg.pos
-        if len(seg.out_row):
-            # Document number within each row: spans are sorted by (row, pos).
-            row_start = np.concatenate([[True], seg.out_row[1:] != seg.out_row[:-1]])
-            idx = np.arange(len(seg.out_row))
-            doc_of_seg = idx - np.maximum.accumulate(np.where(row_start, idx, 0))
-            if not self.document_attention:
-                doc_of_seg = np.zeros_like(doc_of_seg)
-            doc_ids[_ranges(dest_begin, lengths)] = np.repeat(doc_of_seg, lengths).astype(np.int32)
+        dest = seg.out_row * L + seg.pos
+        # Document number within each row: spans are sorted by (row, pos).
+        index = np.arange(len(seg.out_row))
+        row_first = np.concatenate([[True], seg.out_row[1:] != seg.out_row[:-1]])
+        doc_of_seg = index - np.maximum.accumulate(np.where(row_first, index, 0))
+        if not self.document_attention:
+            doc_of_seg = np.zeros_like(doc_of_seg)
+        shard_of_seg = [self.store.get(int(s)) for s in seg.shard.tolist()]
+        token_src = np.empty(len(index), dtype=np.int64)
+        modality_src = np.empty(len(index), dtype=np.int64)
         for shard_id in np.unique(seg.shard):
             sel = np.flatnonzero(seg.shard == shard_id)
             data = self.store.get(int(shard_id))
             chunk, row_start = data.row_starts(seg.row[sel])
-            first = row_start + seg.start[sel]
-            dst = _ranges(dest_begin[sel], lengths[sel])
-            tokens[dst] = data.i32[_ranges(data.tokens_at[chunk] + first, lengths[sel])]
-            modality[dst] = data.u8[_ranges(data.modality_at[chunk] + first, lengths[sel])]
+            token_src[sel] = data.tokens_at[chunk] + row_start + seg.start[sel]
+            modality_src[sel] = data.modality_at[chunk] + row_start + seg.start[sel]
+        if len(index) and lengths.mean() >= self.min_mean_span:
+            for data, d, n, t, m, k in zip(shard_of_seg, dest.tolist(), lengths.tolist(), token_src.tolist(),
+                                           modality_src.tolist(), doc_of_seg.tolist(), strict=True):
+                tokens[d : d + n] = data.i32[t : t + n]
+                modality[d : d + n] = data.u8[m : m + n]
+                doc_ids[d : d + n] = k
+        elif len(index):
+            doc_ids[_ranges(dest, lengths)] = np.repeat(doc_of_seg, lengths).astype(np.int32)
+            for shard_id in np.unique(seg.shard):
+                sel = np.flatnonzero(seg.shard == shard_id)
+                data = self.store.get(int(shard_id))
+                dst = _ranges(dest[sel], lengths[sel])
+                tokens[dst] = data.i32[_ranges(token_src[sel], lengths[sel])]
+                modality[dst] = data.u8[_ranges(modality_src[sel], lengths[sel])]
         return {
             "step": item.step,
             "tokens_BL": tokens.reshape(B, L),

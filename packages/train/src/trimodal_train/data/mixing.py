@@ -74,13 +74,14 @@ def exact_counts(probs: np.ndarray, num_rows: int, carry: np.ndarray) -> tuple[n
 
     ``carry + num_rows * probs`` is each component's owed (fractional) rows; every component gets its
     floor, the rows left over go to the largest fractional parts (ties: mixture order), and what was
-    owed but not given is carried. The carry sums to ~0 and stays within (-1, 1) per component.
+    owed but not given is carried. The carry stays within (-1, 1) per component.
     """
-    owed = carry + num_rows * probs
-    counts = np.floor(owed).astype(np.int64)
-    counts = np.maximum(counts, 0)
+    # A component whose weight is (scheduled to) zero gets no rows and forgets what it was owed.
+    active = probs > 0
+    owed = np.where(active, carry + num_rows * probs, 0.0)
+    counts = np.maximum(np.floor(owed).astype(np.int64), 0)
     left = num_rows - int(counts.sum())
-    remainder = owed - counts
+    remainder = np.where(active, owed - counts, -np.inf)
     if left > 0:
         order = np.argsort(-remainder, kind="stable")
         counts[order[:left]] += 1
@@ -89,7 +90,7 @@ def exact_counts(probs: np.ndarray, num_rows: int, carry: np.ndarray) -> tuple[n
         for i in order:
             if left == 0:
                 break
-            if counts[i] > 0:
+            if counts[i] > 0 and active[i]:
                 counts[i] -= 1
                 left += 1
     return counts, owed - counts
