@@ -34,3 +34,21 @@ def corpus_lines(corpus_files: list[Path]) -> list[str]:
 @pytest.fixture(scope="session")
 def text_tokenizer(corpus_lines: list[str]) -> TextTokenizer:
     return TextTokenizer.train(corpus_lines, TextBPEConfig(vocab_size=1000, min_frequency=2))
+
+
+STAMPS_DIR = Path("/usr/share/tuxpaint/stamps")
+DEMO_IMAGES = Path(__file__).resolve().parents[2] / "pipelines" / "demo_data" / "image_text"
+
+
+@pytest.fixture(scope="session")
+def real_images() -> list[object]:
+    """30 real photo cut-outs: Tux Paint stamps (Debian tuxpaint-stamps-default) or the committed demo shards."""
+    from trimodal_tokenizers.image_train import collect_images
+
+    if STAMPS_DIR.is_dir():
+        paths = sorted((STAMPS_DIR / "animals").rglob("*.png")) + sorted((STAMPS_DIR / "food").rglob("*.png"))
+        if len(paths) >= 30:
+            return [paths[i] for i in range(0, len(paths), max(1, len(paths) // 30))][:30]
+    if DEMO_IMAGES.is_dir():
+        return [item for _, item in collect_images(DEMO_IMAGES, max_images=30)]
+    pytest.skip("no real images on this machine (install tuxpaint-stamps-default)")

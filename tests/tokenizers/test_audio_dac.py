@@ -25,7 +25,7 @@ def speech() -> tuple[np.ndarray, int]:
     clips = sorted(CLIPS.glob("*.ogg"))
     if clips:
         wave, rate = sf.read(clips[0], dtype="float32")
-        return wave[: 2 * rate], rate
+        return wave[:rate], rate
     t = np.arange(32000) / 16000
     return (0.3 * np.sin(2 * np.pi * 220 * t) * np.sin(2 * np.pi * 3 * t)).astype(np.float32), 16000
 

@@ -34,6 +34,7 @@ import torchaudio.functional as AF
 from safetensors.torch import load_model, save_model
 
 from trimodal_core.atomic import atomic_write_text
+from trimodal_tokenizers.devices import resolve_device
 
 _log = logging.getLogger(__name__)
 
@@ -104,12 +105,6 @@ class AudioTokenizerConfig:
     def __post_init__(self) -> None:
         if self.num_codebooks < 1:
             raise ValueError(f"AudioTokenizerConfig.num_codebooks must be positive, got {self.num_codebooks}")
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class AudioTokenizer:
