@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from trimodal_core import Modality, TokenSpace
+from trimodal_core import CorpusManifest, Modality, TokenSpace
 from trimodal_train.data import Batch, LoaderConfig, WeightPoint, build_loader
 
 MakeMixture = Callable[..., Path]
@@ -319,3 +319,18 @@ def test_slice_and_gather_copies_agree(make_mixture: MakeMixture) -> None:
         for key in ("tokens_BL", "modality_BL", "document_ids_BL", "loss_mask_BL"):
             assert np.array_equal(sliced[key], gathered[key]), key
     assert any(not out["loss_mask_BL"].all() for out in outputs[0])  # padding was exercised
+
+
+def test_component_mixing_text_and_pairs_is_refused(tmp_path: Path, helpers: types.SimpleNamespace) -> None:
+    text = helpers.write_corpus(tmp_path / "a", "a", "text", [20] * 6, num_shards=1)
+    pairs = helpers.write_corpus(tmp_path / "b", "b", "t2i", [20] * 6, num_shards=1)
+    moved = list((tmp_path / "b").glob("*.arrow"))
+    merged = CorpusManifest.load(text)
+    other = CorpusManifest.load(pairs)
+    for shard in moved:
+        shard.rename(tmp_path / "a" / shard.name)
+    merged.shards += other.shards
+    merged.save(text)
+    mix = helpers.write_mixture(tmp_path / "mix.json", {"a": (text, 1.0)})
+    with pytest.raises(ValueError, match=r"a/manifest.json: component 'a' mixes packed text with paired tasks"):
+        build_loader(mix, BASE)

@@ -65,18 +65,27 @@ class MixtureLoader:
 
     def __iter__(self) -> Iterator[Batch]:
         """Batches from the current position on (a new ``iter()`` continues after the last batch yielded)."""
+        self._stop_pipeline()
         # A fresh planner per pipeline: an abandoned pipeline's prefetch thread may still be planning.
-        self._pipeline = build_pipeline(
+        pipeline = self._pipeline = build_pipeline(
             self._planner.clone(), self._assembler, start_state=copy.deepcopy(self._state),
             num_workers=self.config.num_workers, worker_method=self.config.worker_method,
             prefetch=self.config.prefetch,
         )
-        pipeline = self._pipeline
-        for arrays in pipeline:
-            if pipeline is not self._pipeline:  # superseded by load_state_dict or a new iter()
-                return
-            self._state = arrays["resume_state"]
-            yield Batch.from_arrays(arrays)
+        try:
+            for arrays in pipeline:
+                if pipeline is not self._pipeline:  # superseded by load_state_dict or a new iter()
+                    return
+                self._state = arrays["resume_state"]
+                yield Batch.from_arrays(arrays)
+        finally:
+            if pipeline is self._pipeline:
+                self._stop_pipeline()
+
+    def _stop_pipeline(self) -> None:
+        if self._pipeline is not None:
+            self._pipeline.close()
+            self._pipeline = None
 
     # ------------------------------------------------------------------------------- state
     def _meta(self) -> dict[str, Any]:
@@ -115,7 +124,7 @@ class MixtureLoader:
             )
         self._planner.load_state_dict(state["plan"])  # validates the plan state
         self._state = copy.deepcopy(state["plan"])
-        self._pipeline = None
+        self._stop_pipeline()
 
     # ------------------------------------------------------------------------------- status
     @property
@@ -133,7 +142,8 @@ class MixtureLoader:
         return {"truncated": dict(self._state["truncated"]), "skipped": dict(self._state["skipped"])}
 
     def close(self) -> None:
-        self._pipeline = None
+        """Stop the workers and release the memory maps."""
+        self._stop_pipeline()
         self._assembler.store.close()
 
 

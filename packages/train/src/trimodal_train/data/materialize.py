@@ -61,7 +61,6 @@ class BatchAssembler:
         doc_of_seg = index - np.maximum.accumulate(np.where(row_first, index, 0))
         if not self.document_attention:
             doc_of_seg = np.zeros_like(doc_of_seg)
-        shard_of_seg = [self.store.get(int(s)) for s in seg.shard.tolist()]
         token_src = np.empty(len(index), dtype=np.int64)
         modality_src = np.empty(len(index), dtype=np.int64)
         for shard_id in np.unique(seg.shard):
@@ -71,6 +70,7 @@ class BatchAssembler:
             token_src[sel] = data.tokens_at[chunk] + row_start + seg.start[sel]
             modality_src[sel] = data.modality_at[chunk] + row_start + seg.start[sel]
         if len(index) and lengths.mean() >= self.min_mean_span:
+            shard_of_seg = [self.store.get(s) for s in seg.shard.tolist()]
             for data, d, n, t, m, k in zip(shard_of_seg, dest.tolist(), lengths.tolist(), token_src.tolist(),
                                            modality_src.tolist(), doc_of_seg.tolist(), strict=True):
                 tokens[d : d + n] = data.i32[t : t + n]

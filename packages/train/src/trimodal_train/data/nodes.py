@@ -16,7 +16,7 @@ that follows it, so the loader's state is just the state attached to the last ba
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from torchdata.nodes import BaseNode, Loader, Mapper, ParallelMapper, Prefetcher
@@ -43,6 +43,29 @@ class PlanNode(BaseNode[WorkItem]):
         return {"plan": self.planner.state_dict()}
 
 
+class Pipeline:
+    """The node graph wrapped in a ``torchdata.nodes.Loader``, with an explicit shutdown.
+
+    torchdata stops its threads in ``__del__``, which fails ("cannot join current thread") when the garbage
+    collector happens to run in one of those threads; :meth:`close` stops them from the caller's thread.
+    """
+
+    def __init__(self, loader: Loader[Any], nodes: list[BaseNode[Any]]) -> None:
+        self.loader = loader
+        self._nodes = nodes
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.loader)
+
+    def close(self) -> None:
+        for node in reversed(self._nodes):  # consumer side first
+            it = getattr(node, "_it", None)
+            it = getattr(it, "_it", it)  # ParallelMapper wraps its iterator once more
+            shutdown = getattr(it, "_shutdown", None)
+            if shutdown is not None:
+                shutdown()
+
+
 def build_pipeline(
     planner: GlobalPlanner,
     assemble: Callable[[WorkItem], dict[str, Any]],
@@ -51,13 +74,14 @@ def build_pipeline(
     num_workers: int,
     worker_method: str,
     prefetch: int,
-) -> Iterable[dict[str, Any]]:
-    """The node graph wrapped in a ``torchdata.nodes.Loader``; iterating it yields assembled numpy batches."""
-    node: BaseNode[Any] = PlanNode(planner, start_state)
+) -> Pipeline:
+    """The node graph; iterating it yields assembled numpy batches."""
+    nodes: list[BaseNode[Any]] = [PlanNode(planner, start_state)]
     if num_workers > 0:
-        node = ParallelMapper(node, assemble, num_workers=num_workers, in_order=True, method=worker_method)
+        nodes.append(ParallelMapper(nodes[-1], assemble, num_workers=num_workers, in_order=True,
+                                    method=worker_method))  # type: ignore[arg-type]
     else:
-        node = Mapper(node, assemble)
+        nodes.append(Mapper(nodes[-1], assemble))
     if prefetch > 0:
-        node = Prefetcher(node, prefetch_factor=prefetch)
-    return Loader(node, restart_on_stop_iteration=False)
+        nodes.append(Prefetcher(nodes[-1], prefetch_factor=prefetch))
+    return Pipeline(Loader(nodes[-1], restart_on_stop_iteration=False), nodes)

@@ -81,6 +81,7 @@ class GlobalPlanner:
         self.config = config
         self.names = [s.name for s in streams]
         self.load_state_dict(None)
+        self._epochs_logged = [0] * len(streams)
 
     def clone(self) -> GlobalPlanner:
         """An independent planner over the same shards (own caches and state), at this one's state."""
@@ -142,6 +143,9 @@ class GlobalPlanner:
             parts.append(dataclasses.replace(seg, out_row=seg.out_row + first_row))
             row_component.append(np.full(count, c, dtype=np.int64))
             first_row += int(count)
+        for c, count in enumerate(counts):
+            if count:
+                self._log_epoch(c)
         segments = Segments.concat(parts)
         components = np.concatenate(row_component)
         if cfg.interleave_rows:
@@ -266,6 +270,12 @@ class GlobalPlanner:
         zeros = np.zeros(num_rows, dtype=np.int64)
         return Segments(np.arange(num_rows, dtype=np.int64), np.concatenate(shards), np.concatenate(rows),
                         zeros, length, zeros.copy())
+
+    def _log_epoch(self, c: int) -> None:
+        epoch = self.cursors[c][0] // self.streams[c].num_examples
+        if epoch > self._epochs_logged[c]:
+            self._epochs_logged[c] = epoch
+            log.info("component %r entered epoch %d at step %d", self.names[c], epoch, self.step)
 
     def _count(self, c: int, truncated: int, skipped: int) -> None:
         for kind, add, counter in (("truncated", truncated, self.truncated), ("skipped", skipped, self.skipped)):
