@@ -52,6 +52,22 @@ def test_exact_counts_zero_weight_gets_nothing() -> None:
     assert counts.tolist() == [4, 0] and carry.tolist() == pytest.approx([-0.4, 0.0])
 
 
+def test_exact_counts_quota_and_bounded_drift_random_mixtures() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        n = int(rng.integers(2, 7))
+        rows = int(rng.integers(n, 64))
+        probs = rng.dirichlet(np.ones(n) * rng.uniform(0.2, 3.0))
+        carry, total = np.zeros(n), np.zeros(n)
+        for step in range(1, 500):
+            counts, carry = exact_counts(probs, rows, carry)
+            share = rows * probs
+            assert counts.sum() == rows
+            assert np.all((counts == np.floor(share)) | (counts == np.ceil(share)))  # quota every batch
+            total += counts
+            assert np.all(np.abs(total - step * share) < 1)  # no cumulative drift
+
+
 def test_stochastic_counts_seeded_and_unbiased() -> None:
     probs = np.array([0.7, 0.2, 0.1])
     a = [stochastic_counts(probs, 16, seed=5, step=s).tolist() for s in range(50)]

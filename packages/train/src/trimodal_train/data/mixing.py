@@ -5,9 +5,9 @@ per-step *row* probabilities. Weights given in tokens are converted to rows by d
 component's expected real (non-padding) tokens per row, so a component of short image-text pairs gets
 more rows than a packed text component for the same token share.
 
-:func:`exact_counts` is largest-remainder rounding with carried remainders: the remainder each component
-did not get in one batch is carried into the next, so per batch every count is within one row of its
-target and cumulative counts never drift more than one row from the ideal. :func:`stochastic_counts`
+:func:`exact_counts` is largest-remainder rounding with carried remainders: every batch holds the floor
+or the ceiling of each component's exact share, the fractional rows a component did not get are carried
+into the next batches, and cumulative counts never drift a whole row from the ideal. :func:`stochastic_counts`
 draws each row's component independently from a generator seeded by the step, so it needs no state.
 """
 
@@ -72,28 +72,23 @@ class WeightSchedule:
 def exact_counts(probs: np.ndarray, num_rows: int, carry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows per component for one batch, and the carry for the next batch.
 
-    ``carry + num_rows * probs`` is each component's owed (fractional) rows; every component gets its
-    floor, the rows left over go to the largest fractional parts (ties: mixture order), and what was
-    owed but not given is carried. The carry stays within (-1, 1) per component.
+    Every component gets ``floor(num_rows * p)`` rows; the rows left over (the fractional parts sum to a
+    whole number) go to the components with the largest *carried* fractional remainder, whose carry then
+    drops by one (ties: mixture order). So each batch holds ``floor`` or ``ceil`` of its exact share, and
+    ``carry`` is the running difference between owed and given rows, which stays within (-1, 1): cumulative
+    counts never drift a row from the ideal. A component whose weight is (scheduled to) zero gets nothing
+    and forgets its carry.
     """
-    # A component whose weight is (scheduled to) zero gets no rows and forgets what it was owed.
     active = probs > 0
-    owed = np.where(active, carry + num_rows * probs, 0.0)
-    counts = np.maximum(np.floor(owed).astype(np.int64), 0)
+    target = num_rows * probs
+    counts = np.where(active, np.floor(target), 0).astype(np.int64)
+    carry = np.where(active, carry + (target - counts), 0.0)
     left = num_rows - int(counts.sum())
-    remainder = np.where(active, owed - counts, -np.inf)
-    if left > 0:
-        order = np.argsort(-remainder, kind="stable")
-        counts[order[:left]] += 1
-    elif left < 0:  # only through floating-point round-off; take rows back from the smallest remainders
-        order = np.argsort(remainder, kind="stable")
-        for i in order:
-            if left == 0:
-                break
-            if counts[i] > 0 and active[i]:
-                counts[i] -= 1
-                left += 1
-    return counts, owed - counts
+    assert 0 <= left <= int(active.sum()), (left, probs)
+    chosen = np.argsort(-np.where(active, carry, -np.inf), kind="stable")[:left]
+    counts[chosen] += 1
+    carry[chosen] -= 1.0
+    return counts, carry
 
 
 def stochastic_counts(probs: np.ndarray, num_rows: int, seed: int, step: int) -> np.ndarray:
