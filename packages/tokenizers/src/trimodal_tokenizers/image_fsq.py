@@ -80,6 +80,18 @@ class ImageTokenizerConfig:
         """32 px, 8x8 codes from 240 FSQ codes; trains on CPU in seconds."""
         return cls(resolution=32, downsample_factor=4, channels=(32, 64), fsq_levels=(8, 6, 5), fit="pad")
 
+    @classmethod
+    def preset(cls, name: str) -> ImageTokenizerConfig:
+        """``tiny`` (32 px, 64 tokens, 240 codes), ``demo`` (64 px, 64 tokens, 1000 codes) or ``base``
+        (256 px, 256 tokens, 15,360 codes)."""
+        if name == "tiny":
+            return cls.tiny()
+        if name == "demo":
+            return cls(resolution=64, downsample_factor=8, channels=(16, 32, 64), fsq_levels=(8, 5, 5, 5), fit="pad")
+        if name == "base":
+            return cls()
+        raise ValueError(f"unknown image tokenizer preset {name!r}; expected tiny, demo or base")
+
     @property
     def codebook_size(self) -> int:
         return math.prod(self.fsq_levels) if self.quantizer == "fsq" else self.vq_codebook_size
