@@ -51,7 +51,7 @@ class BenchConfig:
     """Row length L."""
     global_batch_size: int = 32
     """Rows per batch B (per rank)."""
-    measure_batches: int = 100
+    measure_batches: int = 300
     """Batches timed per setting per round (after 20 warm-up batches)."""
     rounds: int = 5
     """Interleaved timing rounds (baseline and every setting once per round)."""
