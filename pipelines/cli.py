@@ -35,7 +35,14 @@ def _eval(argv: list[str]) -> int:
     return main(argv)
 
 
+def _demo(argv: list[str]) -> int:
+    from pipelines.demo import main
+
+    return main(argv)
+
+
 COMMANDS: dict[str, Subcommand] = {
+    "demo": Subcommand("build the demo tokenizers and corpora from the embedded data (CPU, offline)", _demo),
     "data": Subcommand("build, inspect and mix corpora (trimodal-data)", _data),
     "tokenizers": Subcommand("train and run the text, image and audio tokenizers (trimodal-tokenizers)", _tokenizers),
     "train": Subcommand("train models (trimodal-train)", _train),

@@ -1,0 +1,148 @@
+"""The demo's steps, each a call into a package's public API returning a small JSON-able result."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from trimodal_core import CorpusManifest
+
+_log = logging.getLogger("trimodal.demo")
+
+
+def _say(step: str, line: str) -> None:
+    print(f"[{step}] {line}", flush=True)
+
+
+def train_text(files: list[Path], out: Path, *, vocab_size: int) -> dict[str, Any]:
+    from trimodal_core import progress
+    from trimodal_tokenizers.text_bpe import TextBPEConfig, TextTokenizer
+    from trimodal_tokenizers.text_inputs import iter_texts
+
+    texts = list(progress(iter_texts(files), desc="reading demo text", unit="doc"))
+    tokenizer = TextTokenizer.train(texts, TextBPEConfig(vocab_size=vocab_size, show_progress=True))
+    tokenizer.save(out)
+    sample = texts[0][:2000]
+    ids = tokenizer.encode(sample)
+    if tokenizer.decode(ids) != sample:
+        raise ValueError("text tokenizer round trip failed on the demo text")
+    chars_per_token = len(sample) / max(1, len(ids))
+    _say("text_tokenizer", f"BPE with {tokenizer.vocab_size} tokens from {len(texts)} documents "
+                           f"({chars_per_token:.2f} chars/token) -> {out}")
+    return {"vocab_size": tokenizer.vocab_size, "documents": len(texts), "chars_per_token": round(chars_per_token, 3),
+            "fingerprint": f"text-{tokenizer.vocab_size}"}
+
+
+def train_image(tars: list[Path], out: Path, *, steps: int, seed: int) -> dict[str, Any]:
+    from trimodal_tokenizers.image_fsq import ImageTokenizerConfig
+    from trimodal_tokenizers.image_train import ImageTrainConfig, train_image_tokenizer
+
+    config = ImageTrainConfig(tokenizer=ImageTokenizerConfig.tiny(), steps=steps, seed=seed, device="cpu",
+                              checkpoint_every=max(steps, 1))
+    folders = {tar.parent for tar in tars}
+    if len(folders) != 1:
+        raise ValueError(f"image tars must share one folder, got {sorted(map(str, folders))}")
+    result = train_image_tokenizer(folders.pop(), config, out)
+    _say("image_tokenizer", f"{result.tokenizer.codebook_size} codes, {result.tokenizer.tokens_per_image} tokens/image,"
+                            f" {steps} steps on {result.num_train} images; held-out PSNR {result.heldout_psnr:.2f} dB "
+                            f"(train {result.train_psnr:.2f} dB), code usage {result.code_usage:.0%} -> {out}")
+    return {"codebook_size": result.tokenizer.codebook_size, "tokens_per_image": result.tokenizer.tokens_per_image,
+            "heldout_psnr_db": round(result.heldout_psnr, 3), "train_psnr_db": round(result.train_psnr, 3),
+            "num_train": result.num_train, "num_heldout": result.num_heldout, "code_usage": round(result.code_usage, 4),
+            "fingerprint": f"image-{result.heldout_psnr:.6f}"}
+
+
+def make_codec(out: Path, *, weights: Path | None, variant: str, num_codebooks: int, seed: int) -> dict[str, Any]:
+    from trimodal_tokenizers.audio_dac import AudioTokenizer, AudioTokenizerConfig
+
+    if weights is not None:
+        codec = AudioTokenizer.from_dac_weights(weights, num_codebooks=num_codebooks, device="cpu")
+        origin = f"official weights from {weights}"
+    else:
+        codec = AudioTokenizer.from_random_init(
+            AudioTokenizerConfig(variant=variant, num_codebooks=num_codebooks, device="cpu", seed=seed)  # type: ignore[arg-type]
+        )
+        origin = f"RANDOM INIT ({variant}, seed {seed}): no --codec-weights given, codes carry no trained meaning"
+    codec.save(out)
+    _say("audio_codec", f"DAC {codec.sample_rate} Hz, {codec.num_codebooks} codebooks x {codec.codebook_size}, "
+                        f"{codec.frame_rate:.1f} frames/s; {origin} -> {out}")
+    return {"sample_rate": codec.sample_rate, "num_codebooks": codec.num_codebooks,
+            "codebook_size": codec.codebook_size, "random_init": weights is None, "origin": origin,
+            "fingerprint": f"{variant}-{weights}-{num_codebooks}-{seed}"}
+
+
+def make_bundle(parts: Path, out: Path) -> dict[str, Any]:
+    from trimodal_tokenizers.audio_dac import AudioTokenizer
+    from trimodal_tokenizers.bundle import TokenizerBundle
+    from trimodal_tokenizers.image_protocol import load_image_tokenizer
+    from trimodal_tokenizers.text_bpe import TextTokenizer
+
+    bundle = TokenizerBundle.build(
+        text=TextTokenizer.load(parts / "text"),
+        image=load_image_tokenizer(parts / "image"),
+        audio=AudioTokenizer.load(parts / "audio", device="cpu"),
+    )
+    bundle.save(out)
+    space = bundle.token_space
+    _say("bundle", f"token space {space.fingerprint}: {space.vocab_size:,} ids (text {space.config.text_vocab_size}, "
+                   f"image {space.config.image_codebook_size}, audio {space.config.audio_num_codebooks} x "
+                   f"{space.config.audio_codebook_size}) -> {out}")
+    return {"fingerprint": space.fingerprint, "vocab_size": space.vocab_size}
+
+
+def _corpus_result(step: str, summary: dict[str, Any], out: Path) -> dict[str, Any]:
+    manifest = CorpusManifest.load(out / "manifest.json")
+    _say(step, f"read {summary['read']:,}, kept {summary['kept']:,}, rejected {summary['rejected']:,}, "
+               f"duplicates {summary['duplicates_removed']:,}; {len(manifest.shards)} shards -> {out}")
+    return {"summary": summary, "manifest": str(out / "manifest.json"), "shards": len(manifest.shards)}
+
+
+def build_text(inputs: list[Path], out: Path, bundle: Path, *, num_buckets: int, beam_args: list[str]) -> dict:
+    import dataclasses
+
+    from trimodal_data.text_pipeline import TextPipelineConfig, run_text_pipeline
+
+    base = TextPipelineConfig()
+    config = dataclasses.replace(base, write=dataclasses.replace(base.write, num_buckets=num_buckets))
+    summary = run_text_pipeline(inputs=[str(p) for p in inputs], output=out, tokenizer=bundle, config=config,
+                                beam_args=beam_args, name="text", overwrite=True)
+    return _corpus_result("corpus_text", summary, out)
+
+
+def build_image_text(inputs: list[Path], out: Path, bundle: Path, *, num_buckets: int, beam_args: list[str]) -> dict:
+    import dataclasses
+
+    from trimodal_data.image_text import ImageTextConfig
+    from trimodal_data.media_pipeline import run_media_pipeline
+
+    base = ImageTextConfig()
+    config = dataclasses.replace(base, write=dataclasses.replace(base.write, num_buckets=num_buckets))
+    summary = run_media_pipeline(kind="image", inputs=[str(p) for p in inputs], output=out, tokenizer=bundle,
+                                 config=config, beam_args=beam_args, name="image_text", overwrite=True)
+    return _corpus_result("corpus_image_text", summary, out)
+
+
+def build_audio_text(inputs: list[Path], out: Path, bundle: Path, *, num_buckets: int, beam_args: list[str]) -> dict:
+    import dataclasses
+
+    from trimodal_data.audio_text import AudioTextConfig
+    from trimodal_data.media_pipeline import run_media_pipeline
+
+    base = AudioTextConfig()
+    config = dataclasses.replace(base, write=dataclasses.replace(base.write, num_buckets=num_buckets))
+    summary = run_media_pipeline(kind="audio", inputs=[str(p) for p in inputs], output=out, tokenizer=bundle,
+                                 config=config, beam_args=beam_args, name="audio_text", overwrite=True)
+    return _corpus_result("corpus_audio_text", summary, out)
+
+
+def write_mixture(out: Path, components: dict[str, tuple[Path, float]]) -> dict[str, Any]:
+    from trimodal_data.mixing import MixConfig, build_mixture
+
+    config = MixConfig(component=tuple(f"{name}={path}:{weight}" for name, (path, weight) in components.items()),
+                       out=out, weight_unit="tokens", check_sha256=True)
+    mixture = build_mixture(config)
+    mixture.save(out)
+    _say("mixture", "weights by tokens: " + ", ".join(f"{c.name} {c.weight:g}" for c in mixture.components)
+         + f" -> {out}")
+    return {"path": str(out), "components": {c.name: c.weight for c in mixture.components}}

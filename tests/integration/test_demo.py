@@ -1,0 +1,75 @@
+"""`trimodal demo --size tiny` end to end: tokenizers, the three Beam pipelines, the mixture, validation.
+
+This is the CI run of the demo's smallest setting; it also checks the summary adds up per corpus, every
+manifest validates through `trimodal-data inspect`, planted duplicates are removed, and a rerun reuses
+every step.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipelines.demo import DemoConfig, run_demo
+from pipelines.demo_summary import format_table
+from trimodal_core import CorpusManifest, MixtureManifest, ShardReader
+from trimodal_data.cli import main as data_main
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("demo")
+    return run_demo(DemoConfig(out=out, size="tiny", image_steps=30))
+
+
+def test_summary_adds_up_per_corpus(demo: dict) -> None:
+    for corpus in ("text", "image_text", "audio_text"):
+        s = demo["steps"][f"corpus_{corpus}"]["summary"]
+        assert s["read"] > 0 and s["kept"] > 0
+        assert s["kept"] + s["rejected"] + s["duplicates_removed"] == s["read"], corpus
+        assert s["rejected"] == sum(s["rejected_by_reason"].values())
+        assert s["duplicates_removed"] == sum(s["duplicates_by_reason"].values())
+        manifest = CorpusManifest.load(demo["steps"][f"corpus_{corpus}"]["manifest"])
+        assert manifest.num_rows == s["kept"]
+    # Every planted audio duplicate in the tiny slice (8, each with its original) is removed.
+    assert demo["steps"]["corpus_audio_text"]["summary"]["duplicates_removed"] == 8
+    table = format_table(demo)
+    assert "adds up" in table and " NO " not in table
+
+
+def test_every_manifest_validates_with_inspect(demo: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    out = Path(demo["out"])
+    for path in [*(out / "corpora").glob("*/manifest.json"), out / "mixture.json"]:
+        assert data_main(["inspect", str(path), "--check-sha256", "--json"]) == 0, path
+        summary = json.loads(capsys.readouterr().out)
+        assert summary["fingerprint"] == demo["steps"]["bundle"]["fingerprint"]
+    mixture = MixtureManifest.load(out / "mixture.json")
+    assert {c.name: c.weight for c in mixture.components} == {"text": 0.5, "image_text": 0.3, "audio_text": 0.2}
+
+
+def test_shards_hold_the_layouts(demo: dict) -> None:
+    from trimodal_tokenizers.bundle import TokenizerBundle
+
+    bundle = TokenizerBundle.load(Path(demo["out"]) / "tokenizers" / "bundle")
+    seen = set()
+    for corpus in ("text", "image_text", "audio_text"):
+        manifest = CorpusManifest.load(demo["steps"][f"corpus_{corpus}"]["manifest"])
+        with ShardReader(manifest.shard_path(manifest.shards[0])) as reader:
+            row = reader.batch(0).slice(0, 1).to_pylist()[0]
+        parsed = bundle.layout.parse(row["tokens"])
+        seen.add(parsed.task)
+        if corpus == "image_text":
+            assert parsed.image_codes is not None and parsed.image_codes.size == bundle.image.tokens_per_image
+        if corpus == "audio_text":
+            assert parsed.audio_codes is not None and parsed.audio_codes.shape[0] == bundle.audio.num_codebooks
+    assert len(seen) == 3
+
+
+def test_rerun_reuses_every_step(demo: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    again = run_demo(DemoConfig(out=Path(demo["out"]), size="tiny", image_steps=30))
+    reused = [name for name, step in again["steps"].items() if step.get("reused")]
+    assert set(reused) >= {"text_tokenizer", "image_tokenizer", "audio_codec", "bundle", "corpus_text",
+                           "corpus_image_text", "corpus_audio_text"}
+    assert again["steps"]["corpus_text"]["summary"] == demo["steps"]["corpus_text"]["summary"]
