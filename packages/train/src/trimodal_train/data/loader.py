@@ -195,6 +195,8 @@ def build_loader(mixture_manifest_path: str | Path, config: LoaderConfig) -> Mix
         streams.append(ComponentStream(name, ids, store, seed=config.seed, shuffle_buffer=config.shuffle_buffer))
         lengths = np.concatenate([store.all_lengths(i) for i in ids])
         if layouts[-1] == "packed":
+            if not lengths.any():
+                raise ValueError(f"{corpora[name].path}: component {name!r} has no tokens to pack")
             tokens_per_row.append(float(config.seq_len))
             continue
         kept = lengths[(lengths > 0) & ((lengths <= config.seq_len) | (config.overlong_pairs != "skip"))]
