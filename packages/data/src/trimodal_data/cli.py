@@ -32,10 +32,24 @@ def _stats(argv: list[str]) -> int:
     return run(argv)
 
 
+def _image_text(argv: list[str]) -> int:
+    from trimodal_data.media_command import run_image_text
+
+    return run_image_text(argv)
+
+
+def _audio_text(argv: list[str]) -> int:
+    from trimodal_data.media_command import run_audio_text
+
+    return run_audio_text(argv)
+
+
 COMMANDS: dict[str, Subcommand] = {
     "inspect": Subcommand("summarize and validate a shard or a manifest", _inspect),
     "text": Subcommand("build a text corpus: read, filter, dedupe, tokenize, write shards (Beam)", _text),
     "stats": Subcommand("statistics of a built corpus: rejects per reason, length histograms, duplicates", _stats),
+    "image-text": Subcommand("build an image-text corpus: read, decode, filter, dedupe, tokenize (Beam)", _image_text),
+    "audio-text": Subcommand("build an audio-text corpus: read, decode, filter, dedupe, tokenize (Beam)", _audio_text),
     "mix": Subcommand("write and validate a mixture manifest: --component PATH:WEIGHT ... --out mix.json", _mix),
 }
 

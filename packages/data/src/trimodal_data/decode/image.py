@@ -80,8 +80,12 @@ def decode_image(data: bytes, config: ImageDecodeConfig | None = None) -> Image.
             return _to_rgb(image, config.background)
     except DecodeError:
         raise
-    except UnidentifiedImageError as exc:
-        raise DecodeError("image_unsupported_format", str(exc)) from None
+    except UnidentifiedImageError:
+        # Pillow's message holds the buffer's memory address: report the leading bytes instead (reruns stay
+        # byte-identical).
+        raise DecodeError(
+            "image_unsupported_format", f"not {'/'.join(config.formats)}; starts with {data[:8].hex()}"
+        ) from None
     except Image.DecompressionBombError as exc:
         raise DecodeError("image_too_many_pixels", str(exc)) from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError) as exc:

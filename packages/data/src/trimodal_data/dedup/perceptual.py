@@ -40,7 +40,7 @@ def phash64(image: Image.Image) -> int:
     return int(np.packbits(bits.astype(np.uint8)).view(">u8")[0])
 
 
-def _bands(max_distance: int) -> list[tuple[int, int]]:
+def bands(max_distance: int) -> list[tuple[int, int]]:
     num = max_distance + 1
     edges = [round(i * 64 / num) for i in range(num + 1)]
     return [(edges[i], edges[i + 1]) for i in range(num)]
@@ -49,7 +49,7 @@ def _bands(max_distance: int) -> list[tuple[int, int]]:
 def near_duplicate_pairs(hashes: Sequence[int], config: PerceptualDedupConfig) -> list[tuple[int, int]]:
     """Index pairs ``(i, j)``, ``i < j``, whose hashes are within ``config.max_distance`` bits, sorted."""
     found: set[tuple[int, int]] = set()
-    for lo, hi in _bands(config.max_distance):
+    for lo, hi in bands(config.max_distance):
         mask = ((1 << (hi - lo)) - 1) << lo
         buckets: dict[int, list[int]] = defaultdict(list)
         for index, value in enumerate(hashes):

@@ -1,0 +1,150 @@
+"""Build and run the image-text and audio-text pipelines on any Beam runner.
+
+:func:`build_media_pipeline` wires read -> filter/dedupe (:mod:`image_text` / :mod:`audio_text`) ->
+tokenize -> ``WriteCorpus`` into a pipeline; :func:`run_media_pipeline` plans the read units, checks the
+tokenizer bundle (and CLIP checkpoint) before any worker starts, prepares the output folder, runs on the
+runner named by the Beam options and returns the summary stored in the manifest. Every input element is
+accounted for: ``kept + rejected + duplicates_removed == read``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.runners.runner import PipelineState
+
+from trimodal_core import CorpusManifest, package_versions
+from trimodal_data.audio_text import PIPELINE_NAME as AUDIO_PIPELINE
+from trimodal_data.audio_text import AudioTextConfig, TokenizeAudioText, filter_and_dedupe_audio
+from trimodal_data.config_files import to_jsonable
+from trimodal_data.image_text import PIPELINE_NAME as IMAGE_PIPELINE
+from trimodal_data.image_text import ImageTextConfig, TokenizeImageText, filter_and_dedupe_images
+from trimodal_data.metrics import query_counters
+from trimodal_data.pipeline_options import make_pipeline_options
+from trimodal_data.readers.media_inputs import MediaKind, MediaUnit, plan_media_units, read_media_unit
+from trimodal_data.transforms.read import ReadFiles
+from trimodal_data.transforms.write import MANIFEST_FILE, WriteCorpus, prepare_output_dir
+
+log = logging.getLogger(__name__)
+MediaConfig = ImageTextConfig | AudioTextConfig
+
+
+def build_media_pipeline(
+    pipeline: beam.Pipeline,
+    *,
+    kind: MediaKind,
+    units: Sequence[MediaUnit],
+    config: MediaConfig,
+    tokenizer_dir: str,
+    corpus_dir: str,
+    name: str,
+    token_space: dict[str, Any],
+    provenance: dict[str, Any],
+    model_size: int,
+    clip_checkpoint: str | None = None,
+) -> beam.PCollection:
+    """Add the whole pipeline to ``pipeline``; returns the one-element summary ``PCollection``.
+
+    ``model_size`` is the image tokenizer's resolution (images) or the codec's sample rate (audio).
+    """
+    read_fn = functools.partial(read_media_unit, kind=kind, config=config.read)
+    read = pipeline | "ReadMedia" >> ReadFiles(units, read_fn)
+    if kind == "image":
+        assert isinstance(config, ImageTextConfig)
+        items, rejects = filter_and_dedupe_images(
+            read.elements, config=config, carry_side=model_size, clip_checkpoint=clip_checkpoint
+        )
+        records = items | "Tokenize" >> TokenizeImageText(tokenizer_dir, config)
+    else:
+        assert isinstance(config, AudioTextConfig)
+        items, rejects = filter_and_dedupe_audio(read.elements, config=config, target_rate=model_size)
+        records = items | "Tokenize" >> TokenizeAudioText(tokenizer_dir, config)
+    all_rejects = (read.rejects, *rejects) | "AllRejects" >> beam.Flatten()
+    return {"examples": records, "rejects": all_rejects, "read": read.read} | "Write" >> WriteCorpus(
+        corpus_dir, name=name, token_space=token_space, provenance=provenance, config=config.write
+    )
+
+
+def run_media_pipeline(
+    *,
+    kind: MediaKind,
+    inputs: Sequence[str],
+    output: str | Path,
+    tokenizer: str | Path,
+    config: MediaConfig,
+    beam_args: Sequence[str] = (),
+    clip_checkpoint: str | Path | None = None,
+    name: str | None = None,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Build the corpus in ``output``; return the summary (also in ``output/manifest.json``)."""
+    from trimodal_tokenizers.bundle import TokenizerBundle
+
+    units = plan_media_units(inputs, kind, config.read)
+    if not units:
+        raise ValueError(f"--input {list(inputs)}: nothing to read")
+    bundle = TokenizerBundle.load(tokenizer)  # fail early on a bad bundle, before any worker starts
+    if kind == "image":
+        if bundle.image is None:
+            raise ValueError(f"--tokenizer {tokenizer}: the bundle has no image tokenizer")
+        model_size = bundle.image.resolution
+    else:
+        if bundle.audio is None:
+            raise ValueError(f"--tokenizer {tokenizer}: the bundle has no audio tokenizer")
+        model_size = bundle.audio.sample_rate
+    clip = None
+    if kind == "image":
+        if clip_checkpoint is None:
+            log.info("no --clip-checkpoint: the CLIP image-text alignment filter is skipped "
+                     "(embedding dedupe uses the thumbnail fallback)")
+        else:
+            from trimodal_data.clip_embedder import check_clip_checkpoint
+
+            clip = str(check_clip_checkpoint(clip_checkpoint).resolve())
+    options = make_pipeline_options(beam_args)
+    out = prepare_output_dir(output, overwrite=overwrite)
+    corpus_name = name or out.resolve().name
+    pipeline_name = IMAGE_PIPELINE if kind == "image" else AUDIO_PIPELINE
+    provenance = {
+        "pipeline": pipeline_name,
+        "config": to_jsonable(config),
+        "inputs": sorted({u.name for u in units}),
+        "clip_checkpoint": Path(clip).name if clip else None,
+        "tokenizer_fingerprint": bundle.fingerprint,
+        "versions": package_versions(
+            "trimodal-data", "trimodal-core", "trimodal-tokenizers", "apache-beam", "pillow", "soundfile",
+            "imagehash", "faiss-cpu", "open-clip-torch", "torch",
+        ),
+    }
+    log.info("%s pipeline: %d read units -> %s", kind, len(units), out)
+    pipeline = beam.Pipeline(options=options)
+    build_media_pipeline(
+        pipeline,
+        kind=kind,
+        units=units,
+        config=config,
+        tokenizer_dir=str(Path(tokenizer).resolve()),
+        corpus_dir=str(out.resolve()),
+        name=corpus_name,
+        token_space=bundle.token_space.to_dict(),
+        provenance=provenance,
+        model_size=model_size,
+        clip_checkpoint=clip,
+    )
+    result = pipeline.run()
+    state = result.wait_until_finish()
+    if state not in (PipelineState.DONE, None):
+        raise RuntimeError(f"{kind}-text pipeline ended in state {state}")
+    counters = query_counters(result)
+    if counters:
+        log.info("counters: %s", counters)
+    manifest = CorpusManifest.load(out / MANIFEST_FILE)
+    summary = dict(manifest.provenance["summary"])
+    if not summary["balanced"]:
+        log.error("inputs are not all accounted for: %s", summary)
+    return summary
