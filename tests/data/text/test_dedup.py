@@ -8,6 +8,7 @@ import random
 
 import apache_beam as beam
 import numpy as np
+import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
@@ -17,8 +18,9 @@ from trimodal_data.dedup.minhash import (
     MinHashConfig,
     MinHashDedup,
     MinHasher,
-    bucket_clusters,
+    bucket_edges,
     estimated_jaccard,
+    exact_jaccard,
     jaccard,
     shingles,
 )
@@ -57,18 +59,23 @@ def test_signature_estimates_jaccard() -> None:
     assert np.array_equal(hasher.signature(BASE), MinHasher(MinHashConfig()).signature(BASE))  # seeded
     assert not np.array_equal(hasher.signature(BASE), MinHasher(MinHashConfig(seed=7)).signature(BASE))
     assert estimated_jaccard(hasher.signature(BASE), hasher.signature(BASE.upper() + " !")) == 1.0
+    other = _edit(BASE, 6, seed=6)
+    exact = exact_jaccard(hasher.shingle_hashes(BASE), hasher.shingle_hashes(other))
+    assert exact == pytest.approx(jaccard(shingles(BASE, 5), shingles(other, 5)))
 
 
-def test_bucket_clusters_join_non_transitive_pairs() -> None:
+def test_bucket_edges_join_non_transitive_pairs() -> None:
     # a~c and b~c, but a and b are not similar: all three end up in one local cluster.
     a = np.array([1] * 10, dtype=np.uint32)
     b = np.array([1] * 6 + [2] * 4, dtype=np.uint32)  # 0.6 with a
     c = np.array([1] * 8 + [2] * 2, dtype=np.uint32)  # 0.8 with a, 0.8 with b
     members = [("c", c), ("a", a), ("b", b)]
-    edges = set(bucket_clusters(members, threshold=0.8, verify=True, max_pairwise=10))
-    assert edges == {("a", "c"), ("a", "b")}
-    assert set(bucket_clusters(members, threshold=0.8, verify=True, max_pairwise=1)) == {("a", "c")}
-    assert set(bucket_clusters(members, threshold=0.99, verify=False, max_pairwise=10)) == {("a", "b"), ("a", "c")}
+    stars = set(bucket_edges(members, threshold=0.8, verify="signature", max_pairwise=10))
+    assert stars == {("a", "c"), ("a", "b")}
+    forest = set(bucket_edges(members, threshold=0.8, verify="exact", max_pairwise=10))
+    assert forest == {("a", "c"), ("b", "c")}  # the similar pairs themselves, to be checked exactly
+    assert set(bucket_edges(members, threshold=0.8, verify="exact", max_pairwise=1)) == {("a", "c")}
+    assert set(bucket_edges(members, threshold=0.99, verify="none", max_pairwise=10)) == {("a", "b"), ("a", "c")}
 
 
 def test_connected_components_match_union_find() -> None:

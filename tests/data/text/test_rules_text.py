@@ -165,3 +165,44 @@ def test_language_id_matches_langid_and_applies_allow_list() -> None:
     assert ours.reason((TUTOR_DIR / "tutor.de.utf-8").read_text())[0] is None
     reason, detail = ours.reason((TUTOR_DIR / "tutor.fr.utf-8").read_text())
     assert reason == "language_not_allowed" and detail.startswith("fr:")
+
+
+def _reference_repetition_chars(words: list[str], text: str) -> tuple[list[int], list[int]]:
+    """Direct tuple-based Gopher definitions (top n-gram chars x count; repeated n-gram chars with skip)."""
+    from collections import Counter
+
+    top = []
+    for n in (2, 3, 4):
+        grams = [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
+        gram, count = Counter(grams).most_common(1)[0]
+        top.append(len(gram) * count)
+    dup = []
+    for n in range(5, 11):
+        seen, repeated, idx = set(), 0, 0
+        while idx < len(words) - n + 1:
+            gram = "".join(words[idx : idx + n])
+            if gram in seen:
+                repeated += len(gram)
+                idx += n
+            else:
+                seen.add(gram)
+                idx += 1
+        dup.append(repeated)
+    return top, dup
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ngram_index_equals_direct_definitions(seed: int) -> None:
+    import random
+
+    from trimodal_data.rules.text import _NGramIndex
+
+    rng = random.Random(seed)
+    vocab = PROSE.split()[: 8 + 20 * seed]  # small vocabularies give many repeats
+    words = [rng.choice(vocab) for _ in range(rng.randint(30, 400))]
+    if seed % 2:
+        words = words + words[10:60] + words  # long repeated spans
+    index = _NGramIndex(words)
+    top, dup = _reference_repetition_chars(words, " ".join(words))
+    assert [index.top_ngram_chars(n) for n in (2, 3, 4)] == top
+    assert [index.duplicate_ngram_chars(n) for n in range(5, 11)] == dup

@@ -2,25 +2,28 @@
 
 1. Each element's text becomes a set of word n-gram shingles (lowercased, punctuation stripped from words;
    :func:`shingles` is the exact set, used by tests and the benchmark's brute-force reference) and a MinHash
-   signature of ``num_bands * rows_per_band`` 32-bit values (universal hashing mod 2^61-1, seeded with
-   ``trimodal_core.derive_seed``, computed with numpy in bounded chunks).
+   signature of ``num_bands * rows_per_band`` 32-bit values: each permutation is a multiply-shift hash
+   ``(a * x + b) mod 2^64 >> 32`` of the 64-bit shingle hash (Dietzfelbinger et al. 1997; no modulo, so
+   numpy computes it at memory speed), seeded with ``trimodal_core.derive_seed``, in bounded chunks.
 2. LSH: each band of the signature is a bucket key; elements sharing a bucket are candidates. Inside a
-   bucket, candidate pairs whose *estimated* Jaccard (fraction of equal signature values) reaches
-   ``threshold`` are joined with a union-find, and each local cluster is emitted as star edges. The
-   verification is what lets the defaults (16 bands x 8 rows: high recall near 0.8) keep precision high.
+   bucket, candidate pairs whose *estimated* Jaccard (fraction of equal signature values) comes close to
+   ``threshold`` form a maximum spanning forest; each forest edge is then checked with the *exact*
+   Jaccard of the two shingle sets (two joins on id, so a worker holds one element's shingles and its
+   candidate partners'). The check is what lets the defaults (16 bands x 8 rows: high recall near 0.8)
+   keep precision high.
 3. :class:`~trimodal_data.dedup.components.ConnectedComponents` merges clusters across buckets, so chains
    of near duplicates collapse to one keeper: the smallest id of the component.
 4. A join on id splits the elements into kept ones and ``Reject(reason="duplicate_near", detail=<keeper>)``.
 
 No step holds more than one LSH bucket, one node's neighbourhood, or one id's element. Hand-written because
-datasketch/datatrove are single-machine; the hashing follows datasketch's scheme.
+datasketch/datatrove are single-machine.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import apache_beam as beam
 import numpy as np
@@ -28,15 +31,16 @@ import xxhash
 
 from trimodal_core import numpy_rng
 from trimodal_data.dedup.components import ConnectedComponents
+from trimodal_data.hashing import GOLDEN, mix64
 from trimodal_data.metrics import ReasonCounters
 from trimodal_data.records import Reject
 from trimodal_data.rules.text import PUNCTUATION
 
 NEAR_REASON = "duplicate_near"
-MERSENNE_PRIME = np.uint64((1 << 61) - 1)
+_SHIFT = np.uint64(32)
 MAX_HASH = np.uint64(0xFFFFFFFF)
 _CHUNK = 2048
-_MIX = np.uint64(0x9E3779B97F4A7C15)
+_SHINGLES = "shingles"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -53,9 +57,14 @@ class MinHashConfig:
     """Signature values per band. 16 x 8 makes pairs at Jaccard 0.8 candidates with probability 0.95."""
     threshold: float = 0.8
     """Jaccard similarity at or above which two documents are near duplicates."""
-    verify: bool = True
-    """Keep only candidate pairs whose signature-estimated Jaccard reaches ``threshold`` (else every LSH
-    collision is an edge, as in datatrove/FineWeb)."""
+    verify: Literal["exact", "signature", "none"] = "exact"
+    """How LSH candidates become duplicate edges. ``exact``: candidates whose signature estimate reaches
+    ``threshold - candidate_margin`` are checked with the exact Jaccard of their shingle sets (two joins
+    on id). ``signature``: the estimate alone must reach ``threshold``. ``none``: every LSH collision is an
+    edge, as in datatrove/FineWeb."""
+    candidate_margin: float = 0.1
+    """With ``verify="exact"``: how far below ``threshold`` a signature estimate may be and still be
+    checked exactly (the estimate's standard deviation at 0.8 with 128 values is about 0.035)."""
     max_bucket_pairwise: int = 1000
     """Buckets larger than this are verified against one representative per local cluster, not all pairs."""
     num_cc_rounds: int = 6
@@ -69,6 +78,8 @@ class MinHashConfig:
                 raise ValueError(f"MinHashConfig.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError(f"MinHashConfig.threshold must be in (0, 1], got {self.threshold}")
+        if self.verify not in ("exact", "signature", "none"):
+            raise ValueError(f"MinHashConfig.verify must be exact, signature or none, got {self.verify!r}")
 
     @property
     def num_perm(self) -> int:
@@ -95,50 +106,43 @@ def jaccard(a: set[Any], b: set[Any]) -> float:
     return len(a & b) / len(a | b)
 
 
-def _mix64(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finalizer, vectorized (uint64 arithmetic wraps)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
 class MinHasher:
     """Signatures for one :class:`MinHashConfig` (cheap to build; build once per worker)."""
 
     def __init__(self, config: MinHashConfig) -> None:
         self.config = config
         rng = numpy_rng(config.seed, "minhash")
-        self.a = rng.integers(1, int(MERSENNE_PRIME), size=config.num_perm, dtype=np.uint64)
-        self.b = rng.integers(0, int(MERSENNE_PRIME), size=config.num_perm, dtype=np.uint64)
+        self.a = rng.integers(0, 2**64, size=config.num_perm, dtype=np.uint64, endpoint=False) | np.uint64(1)
+        self.b = rng.integers(0, 2**64, size=config.num_perm, dtype=np.uint64, endpoint=False)
 
     def shingle_hashes(self, text: str) -> np.ndarray:
-        """Unique 32-bit hashes (as uint64) of the text's word n-grams."""
+        """Unique 64-bit hashes of the text's word n-grams."""
         words = shingle_words(text)
         if not words:
             return np.zeros(0, dtype=np.uint64)
-        word_hashes = np.fromiter(
-            (xxhash.xxh64_intdigest(w.encode("utf-8")) for w in words), dtype=np.uint64, count=len(words)
-        )
+        # Hash each distinct word once; most words repeat within a document.
+        vocab = {w: xxhash.xxh64_intdigest(w.encode("utf-8")) for w in dict.fromkeys(words)}
+        word_hashes = np.fromiter((vocab[w] for w in words), dtype=np.uint64, count=len(words))
         n = min(self.config.ngram, len(words))
         count = len(words) - n + 1
         with np.errstate(over="ignore"):
             combined = word_hashes[:count].copy()
             for k in range(1, n):
-                combined = _mix64(combined * _MIX) ^ word_hashes[k : k + count]
-            combined = _mix64(combined)
-        return np.unique(combined & MAX_HASH)
+                combined = mix64(combined * GOLDEN) ^ word_hashes[k : k + count]
+            combined = mix64(combined)
+        return np.unique(combined)
 
     def signature(self, text: str) -> np.ndarray:
         """``num_perm`` uint32 MinHash values (all 0xFFFFFFFF for a text without words)."""
-        hashes = self.shingle_hashes(text)
+        return self.signature_of_hashes(self.shingle_hashes(text))
+
+    def signature_of_hashes(self, hashes: np.ndarray) -> np.ndarray:
+        """The signature of precomputed :meth:`shingle_hashes`."""
         sig = np.full(self.config.num_perm, MAX_HASH, dtype=np.uint64)
         with np.errstate(over="ignore"):
             for start in range(0, len(hashes), _CHUNK):
                 chunk = hashes[start : start + _CHUNK, None]
-                values = ((chunk * self.a + self.b) % MERSENNE_PRIME) & MAX_HASH
-                np.minimum(sig, values.min(axis=0), out=sig)
+                np.minimum(sig, ((chunk * self.a + self.b) >> _SHIFT).min(axis=0), out=sig)
         return sig.astype(np.uint32)
 
     def band_keys(self, signature: np.ndarray) -> list[bytes]:
@@ -153,14 +157,36 @@ def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
     return float(np.mean(sig_a == sig_b))
 
 
-def bucket_clusters(
-    members: list[tuple[str, np.ndarray]], *, threshold: float, verify: bool, max_pairwise: int
+def exact_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Jaccard of two sorted unique hash arrays (as :meth:`MinHasher.shingle_hashes` returns)."""
+    if a.size == 0 and b.size == 0:
+        return 1.0
+    common = np.intersect1d(a, b, assume_unique=True).size
+    return common / (a.size + b.size - common)
+
+
+def bucket_edges(
+    members: list[tuple[str, np.ndarray]], *, threshold: float, verify: str, max_pairwise: int
 ) -> Iterator[tuple[str, str]]:
-    """Star edges ``(local_root, member)`` of the verified clusters inside one LSH bucket."""
+    """Edges ``(smaller_id, larger_id)`` among the members of one LSH bucket.
+
+    ``none``: a star from the smallest id. ``signature``: the verified clusters (pairs whose estimate
+    reaches ``threshold``, joined by union-find) as stars from their smallest id. ``exact`` (``threshold``
+    is then the loosened candidate threshold): a maximum spanning forest of the candidate pairs by
+    estimated similarity, to be checked exactly downstream: few edges per cluster, and the most similar
+    pairs, so that exact checks rarely cut a cluster that a better pair would have held together.
+    Buckets over ``max_pairwise`` members compare each member with one representative per cluster.
+    """
     members = sorted(members, key=lambda m: m[0])
     k = len(members)
     if k < 2:
         return
+    ids = [m[0] for m in members]
+    if verify == "none":
+        for i in range(1, k):
+            yield ids[0], ids[i]
+        return
+    sigs = np.stack([m[1] for m in members])
     parent = list(range(k))
 
     def find(i: int) -> int:
@@ -169,30 +195,38 @@ def bucket_clusters(
             i = parent[i]
         return i
 
-    sigs = np.stack([m[1] for m in members])
-    if not verify:
-        parent = [0] * k
-    elif k <= max_pairwise:
+    pairs: list[tuple[float, int, int]] = []
+    if k <= max_pairwise:
         for i in range(k - 1):
-            similar = np.mean(sigs[i + 1 :] == sigs[i], axis=1) >= threshold
-            for j in np.nonzero(similar)[0]:
-                ri, rj = find(i), find(i + 1 + int(j))
-                if ri != rj:
-                    parent[max(ri, rj)] = min(ri, rj)
+            sims = np.mean(sigs[i + 1 :] == sigs[i], axis=1)
+            for j in np.flatnonzero(sims >= threshold):
+                pairs.append((float(sims[j]), i, i + 1 + int(j)))
     else:
         reps: list[int] = []
         for i in range(k):
             if reps:
-                similar = np.mean(sigs[reps] == sigs[i], axis=1) >= threshold
-                hit = np.nonzero(similar)[0]
-                if hit.size:
-                    parent[i] = reps[int(hit[0])]
+                sims = np.mean(sigs[reps] == sigs[i], axis=1)
+                best = int(np.argmax(sims))
+                if sims[best] >= threshold:
+                    pairs.append((float(sims[best]), reps[best], i))
                     continue
             reps.append(i)
-    for i in range(k):
-        root = find(i)
-        if root != i:
-            yield members[root][0], members[i][0]
+    # Kruskal: most similar first (ties by position, for determinism).
+    pairs.sort(key=lambda p: (-p[0], p[1], p[2]))
+    edges: list[tuple[int, int]] = []
+    for _, i, j in pairs:
+        ri, rj = find(i), find(j)
+        if ri != rj:
+            parent[max(ri, rj)] = min(ri, rj)
+            edges.append((i, j))
+    if verify == "exact":
+        for i, j in edges:
+            yield ids[i], ids[j]
+    else:
+        for i in range(k):
+            root = find(i)
+            if root != i:
+                yield ids[root], ids[i]
 
 
 class _Signatures(beam.DoFn):
@@ -204,11 +238,46 @@ class _Signatures(beam.DoFn):
     def setup(self) -> None:
         self.hasher = MinHasher(self.config)
 
-    def process(self, element: Any) -> Iterator[tuple[bytes, tuple[str, np.ndarray]]]:
-        sig = self.hasher.signature(self.text_fn(element))
+    def process(self, element: Any) -> Iterator[Any]:
         element_id = self.id_fn(element)
+        hashes = self.hasher.shingle_hashes(self.text_fn(element))
+        sig = self.hasher.signature_of_hashes(hashes)
         for key in self.hasher.band_keys(sig):
             yield key, (element_id, sig)
+        if self.config.verify == "exact":
+            yield beam.pvalue.TaggedOutput(_SHINGLES, (element_id, hashes))
+
+
+def _emit_half_edges(element: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str, tuple[str, np.ndarray]]]:
+    a, joined = element
+    for hashes in joined["shingles"]:
+        for b in joined["edge"]:
+            yield b, (a, hashes)
+
+
+class _ExactCheck(beam.DoFn):
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+
+    def setup(self) -> None:
+        self.counters = ReasonCounters()
+
+    def process(self, element: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str, str]]:
+        b, joined = element
+        for hashes_b in joined["shingles"]:
+            for a, hashes_a in set_of_halves(joined["half"]):
+                if exact_jaccard(hashes_a, hashes_b) >= self.threshold:
+                    yield a, b
+                else:
+                    self.counters.inc("lsh_edges_rejected_exact")
+
+
+def set_of_halves(halves: Iterable[tuple[str, np.ndarray]]) -> list[tuple[str, np.ndarray]]:
+    """Distinct (id, hashes) half-edges (the same pair can come from several buckets)."""
+    unique: dict[str, np.ndarray] = {}
+    for a, hashes in halves:
+        unique.setdefault(a, hashes)
+    return sorted(unique.items(), key=lambda item: item[0])
 
 
 class _BucketEdges(beam.DoFn):
@@ -222,11 +291,10 @@ class _BucketEdges(beam.DoFn):
         members = list(element[1])
         if len(members) > 1:
             self.counters.inc("lsh_candidate_buckets")
-            yield from bucket_clusters(
-                members,
-                threshold=self.config.threshold,
-                verify=self.config.verify,
-                max_pairwise=self.config.max_bucket_pairwise,
+            cfg = self.config
+            threshold = cfg.threshold - cfg.candidate_margin if cfg.verify == "exact" else cfg.threshold
+            yield from bucket_edges(
+                members, threshold=threshold, verify=cfg.verify, max_pairwise=cfg.max_bucket_pairwise
             )
 
 
@@ -269,12 +337,22 @@ class MinHashDedup(beam.PTransform):
 
     def expand(self, pcoll: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         id_fn = self.id_fn
+        signatures = pcoll | "Signatures" >> beam.ParDo(
+            _Signatures(self.config, self.text_fn, self.id_fn)
+        ).with_outputs(_SHINGLES, main="bands")
         edges = (
-            pcoll
-            | "Signatures" >> beam.ParDo(_Signatures(self.config, self.text_fn, self.id_fn))
+            signatures.bands
             | "GroupByBand" >> beam.GroupByKey()
             | "BucketEdges" >> beam.ParDo(_BucketEdges(self.config))
         )
+        if self.config.verify == "exact":
+            shingles = signatures[_SHINGLES]
+            half = {"shingles": shingles, "edge": edges} | "JoinFirst" >> beam.CoGroupByKey() | "HalfEdges" >> (
+                beam.FlatMap(_emit_half_edges)
+            )
+            edges = {"shingles": shingles, "half": half} | "JoinSecond" >> beam.CoGroupByKey() | "ExactCheck" >> (
+                beam.ParDo(_ExactCheck(self.config.threshold))
+            )
         roots = edges | "Components" >> ConnectedComponents(self.config.num_cc_rounds)
         keyed = pcoll | "KeyById" >> beam.Map(lambda x: (id_fn(x), x))
         return (

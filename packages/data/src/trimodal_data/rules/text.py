@@ -13,7 +13,10 @@ from __future__ import annotations
 import dataclasses
 import re
 import string
-from collections import Counter
+
+import numpy as np
+
+from trimodal_data.hashing import GOLDEN, mix64
 
 # ASCII punctuation plus common Unicode punctuation and symbols (what a "symbol-only word" is made of).
 PUNCTUATION = string.punctuation + "«»‹›“”„‘’‚—–…·•§¶†‡°′″¡¿、。，．！？：；（）［］｛｝「」『』【】〈〉《》"
@@ -31,6 +34,8 @@ _CITATION = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]")
 _SENTENCE_END = re.compile(r"[.!?]+(?:\s|$)")
 _PARAGRAPHS = re.compile(r"\n{2,}")
 _LINES = re.compile(r"\n+")
+# A whitespace-delimited word without any letter (``[^\W\d_]`` is a Unicode letter).
+_NO_LETTER_WORD = re.compile(r"(?<!\S)(?:[^\w\s]|[\d_])+(?!\S)")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -174,7 +179,7 @@ def gopher_quality(text: str, config: GopherQualityConfig, words: list[str] | No
     ellipsis = sum(1 for line in lines if line.rstrip().endswith(("...", "…")))
     if ellipsis / len(lines) > config.max_ellipsis_lines_ratio:
         return "gopher_too_many_end_ellipsis"
-    alpha = sum(1 for w in words if any(c.isalpha() for c in w))
+    alpha = n_words - len(_NO_LETTER_WORD.findall(text))
     if alpha / n_words < config.min_alpha_words_ratio:
         return "gopher_below_alpha_threshold"
     if config.min_stop_words > 0:
@@ -198,20 +203,67 @@ def _duplicates(items: list[str]) -> tuple[int, int]:
     return dup_elements, dup_chars
 
 
-def _all_duplicate_ngram_chars(words: list[str], n: int) -> int:
-    """Characters in n-grams that repeat an earlier n-gram, skipping past each match (Gopher's definition)."""
-    seen: set[tuple[str, ...]] = set()
-    repeated = idx = 0
-    last = len(words) - n + 1
-    while idx < last:
-        gram = tuple(words[idx : idx + n])
-        if gram in seen:
-            repeated += sum(map(len, gram))
-            idx += n
-        else:
-            seen.add(gram)
-            idx += 1
-    return repeated
+class _NGramIndex:
+    """Word n-grams of one text as 64-bit hashes (numpy), with word character counts.
+
+    The Gopher repetition rules count characters in repeated n-grams for n = 2..10; done with Python
+    tuples and sets they dominate the cost of filtering. Here each distinct word gets an integer id, the
+    n-gram hashes are built incrementally (``h_n = mix(h_{n-1} ^ id)``, collisions ~1e-19 per pair), and
+    only positions whose hash occurs more than once are visited in Python. Results equal the tuple-based
+    definitions (the test suite checks that against a direct implementation).
+    """
+
+    def __init__(self, words: list[str]) -> None:
+        vocab: dict[str, int] = {}
+        self.num_words = len(words)
+        # setdefault with a running index: equal words get equal (not consecutive) ids, all in C.
+        self.ids = np.array(list(map(vocab.setdefault, words, range(len(words)))), dtype=np.uint64)
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        self.prefix = np.concatenate([[0], np.cumsum(lengths)])
+        self._hashes: list[np.ndarray] = [mix64(self.ids * GOLDEN + GOLDEN)]
+        self._no_repeats_below: int | None = None
+
+    def hashes(self, n: int) -> np.ndarray:
+        while len(self._hashes) < n:
+            k = len(self._hashes)  # extend (k)-grams to (k+1)-grams
+            previous = self._hashes[-1]
+            self._hashes.append(mix64(previous[: self.num_words - k] ^ self.ids[k:]))
+        return self._hashes[n - 1]
+
+    def chars(self, start: np.ndarray | int, n: int) -> np.ndarray | int:
+        """Characters of the n-gram(s) starting at ``start``, words concatenated without spaces."""
+        return self.prefix[np.asarray(start) + n] - self.prefix[start]
+
+    def top_ngram_chars(self, n: int) -> int:
+        """Characters of the most frequent n-gram joined by spaces, times its count (first seen wins ties)."""
+        _, first, counts = np.unique(self.hashes(n), return_index=True, return_counts=True)
+        best = counts.max()
+        start = int(first[counts == best].min())
+        return (int(self.chars(start, n)) + n - 1) * int(best)
+
+    def duplicate_ngram_chars(self, n: int) -> int:
+        """Characters in n-grams repeating an earlier *visited* n-gram; after a repeat the scan skips ``n``
+        words (Gopher's definition, as in datatrove's ``find_all_duplicate``)."""
+        if self._no_repeats_below is not None and n >= self._no_repeats_below:
+            return 0  # a repeated n-gram contains a repeated shorter n-gram
+        h = self.hashes(n)
+        _, inverse, counts = np.unique(h, return_inverse=True, return_counts=True)
+        multi = np.flatnonzero(counts[inverse] > 1)
+        if multi.size == 0:
+            self._no_repeats_below = n
+            return 0
+        chars = self.chars(multi, n).tolist()
+        seen: set[int] = set()
+        skip_until = repeated = 0
+        for pos, value, size in zip(multi.tolist(), h[multi].tolist(), chars, strict=True):
+            if pos < skip_until:
+                continue
+            if value in seen:
+                repeated += size
+                skip_until = pos + n
+            else:
+                seen.add(value)
+        return repeated
 
 
 def gopher_repetition(text: str, config: GopherRepetitionConfig, words: list[str] | None = None) -> str | None:
@@ -230,16 +282,12 @@ def gopher_repetition(text: str, config: GopherRepetitionConfig, words: list[str
     if dup_chars / len(text) > config.dup_line_char_frac:
         return "gopher_dup_line_char_frac"
     words = text.split() if words is None else words
+    index = _NGramIndex(words)
     for n, max_frac in config.top_n_grams:
-        if len(words) < n:
-            continue
-        counts = Counter(zip(*(words[i:] for i in range(n)), strict=False))
-        gram, count = counts.most_common(1)[0]
-        # characters of the n-gram joined by spaces, times its count
-        if (sum(map(len, gram)) + n - 1) * count / len(text) > max_frac:
+        if len(words) >= n and index.top_ngram_chars(n) / len(text) > max_frac:
             return f"gopher_top_{n}_gram"
     for n, max_frac in config.dup_n_grams:
-        if _all_duplicate_ngram_chars(words, n) / len(text) > max_frac:
+        if len(words) >= n and index.duplicate_ngram_chars(n) / len(text) > max_frac:
             return f"gopher_duplicated_{n}_n_grams"
     return None
 
