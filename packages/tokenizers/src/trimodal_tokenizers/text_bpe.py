@@ -194,12 +194,12 @@ class TextTokenizer:
 
     def decode_batch(self, ids: list[np.ndarray]) -> list[str]:
         """Texts from local ids; an id outside ``[0, vocab_size)`` is a ValueError."""
-        lists = []
-        for i, row in enumerate(ids):
-            arr = np.asarray(row, dtype=np.int64).ravel()
-            if arr.size and (arr.min() < 0 or arr.max() >= self._vocab_size):
-                raise ValueError(f"ids[{i}] holds a text id outside [0, {self._vocab_size})")
-            lists.append(arr.tolist())
+        arrays = [np.asarray(row, dtype=np.int64).ravel() for row in ids]
+        flat = np.concatenate(arrays) if arrays else np.zeros(0, np.int64)
+        if flat.size and (flat.min() < 0 or flat.max() >= self._vocab_size):
+            bad = next(i for i, a in enumerate(arrays) if a.size and (a.min() < 0 or a.max() >= self._vocab_size))
+            raise ValueError(f"ids[{bad}] holds a text id outside [0, {self._vocab_size})")
+        lists = [a.tolist() for a in arrays]
         return self._tok.decode_batch(lists, skip_special_tokens=False)
 
     def decode(self, ids: np.ndarray) -> str:
