@@ -74,3 +74,12 @@ def test_cli_builds_corpus_and_stats(text_corpus, bundle_dir, tmp_path: Path, ca
     assert stats["rejects_by_reason"]["invalid_json"] == 1
     assert main(["text", "--input", str(tmp_path / "nothing"), "--output", str(out), "--tokenizer",
                  str(bundle_dir)]) == 2
+
+
+def test_recipe_is_the_same_command(capsys) -> None:
+    from pipelines.text import main as recipe_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        recipe_main(["--help"])
+    assert exit_info.value.code == 0
+    assert "--filters.gopher-quality.min-doc-words" in capsys.readouterr().out

@@ -34,6 +34,7 @@ _CITATION = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]")
 _SENTENCE_END = re.compile(r"[.!?]+(?:\s|$)")
 _PARAGRAPHS = re.compile(r"\n{2,}")
 _LINES = re.compile(r"\n+")
+_SYMBOL_WORD = re.compile(f"(?<!\\S)[{re.escape(PUNCTUATION)}]+(?!\\S)")
 # A whitespace-delimited word without any letter (``[^\W\d_]`` is a Unicode letter).
 _NO_LETTER_WORD = re.compile(r"(?<!\S)(?:[^\w\s]|[\d_])+(?!\S)")
 
@@ -157,13 +158,13 @@ def gopher_quality(text: str, config: GopherQualityConfig, words: list[str] | No
     n_words = len(words)
     if n_words == 0:
         return "gopher_short_doc"
-    non_symbol = [w for w in words if w.strip(PUNCTUATION)]
-    n_non_symbol = len(non_symbol)
+    symbol_words = _SYMBOL_WORD.findall(text)  # words made only of punctuation/symbols
+    n_non_symbol = n_words - len(symbol_words)
     if n_non_symbol < config.min_doc_words:
         return "gopher_short_doc"
     if n_non_symbol > config.max_doc_words:
         return "gopher_long_doc"
-    avg_len = sum(map(len, non_symbol)) / n_non_symbol
+    avg_len = (sum(map(len, words)) - sum(map(len, symbol_words))) / n_non_symbol
     if avg_len < config.min_avg_word_length:
         return "gopher_below_avg_word_length"
     if avg_len > config.max_avg_word_length:
