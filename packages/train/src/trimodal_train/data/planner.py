@@ -32,24 +32,28 @@ Layout = Literal["packed", "pair"]
 
 @dataclasses.dataclass(frozen=True)
 class Segments:
-    """Token spans copied into rows: ``tokens[shard][row][start:stop]`` lands at ``out_row, pos``."""
+    """Token spans copied into rows: ``length`` tokens of shard ``shard`` from element ``token_at`` of its
+    ``i32`` view (modality values from ``modality_at`` of its ``u8`` view) land in row ``out_row`` at ``pos``."""
 
     out_row: np.ndarray
-    shard: np.ndarray
-    row: np.ndarray
-    start: np.ndarray
-    stop: np.ndarray
     pos: np.ndarray
+    length: np.ndarray
+    shard: np.ndarray
+    token_at: np.ndarray
+    modality_at: np.ndarray
 
     @staticmethod
     def concat(parts: list[Segments]) -> Segments:
+        if len(parts) == 1:
+            return parts[0]
         fields = [f.name for f in dataclasses.fields(Segments)]
         if not parts:
             return Segments(*(np.zeros(0, np.int64) for _ in fields))
         return Segments(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
 
-    def take(self, index: np.ndarray) -> Segments:
-        return Segments(*(getattr(self, f.name)[index] for f in dataclasses.fields(Segments)))
+    def take(self, index: np.ndarray | slice) -> Segments:
+        return Segments(self.out_row[index], self.pos[index], self.length[index], self.shard[index],
+                        self.token_at[index], self.modality_at[index])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,38 +127,40 @@ class GlobalPlanner:
 
     # ---------------------------------------------------------------------------------- plan
     def next_global(self) -> tuple[np.ndarray, Segments]:
-        """Plan the next global batch: component of each row, and spans (out_row = global row)."""
+        """Plan the next global batch: component of each row, and spans (out_row = global row), sorted by
+        (out_row, pos)."""
         cfg = self.config
         probs = self.schedule.row_probs(self.step)
         if cfg.mixing == "exact":
             counts, self.carry = exact_counts(probs, cfg.global_batch_size, self.carry)
         else:
             counts = stochastic_counts(probs, cfg.global_batch_size, cfg.seed, self.step)
-        parts, row_component, first_row = [], [], 0
-        for c, count in enumerate(counts):
+        parts, first_row = [], 0
+        for c, count in enumerate(counts.tolist()):
             if count == 0:
                 continue
             if self.layouts[c] == "pair":
-                seg = self._pairs(c, int(count))
+                seg = self._pairs(c, count)
             elif cfg.split_documents:
-                seg = self._pack_split(c, int(count))
+                seg = self._pack_split(c, count)
             else:
-                seg = self._pack_whole(c, int(count))
-            parts.append(dataclasses.replace(seg, out_row=seg.out_row + first_row))
-            row_component.append(np.full(count, c, dtype=np.int64))
-            first_row += int(count)
-        for c, count in enumerate(counts):
-            if count:
-                self._log_epoch(c)
+                seg = self._pack_whole(c, count)
+            if first_row:
+                seg.out_row[:] += first_row  # freshly computed arrays: shift in place
+            parts.append(seg)
+            first_row += count
+            self._log_epoch(c)
         segments = Segments.concat(parts)
-        components = np.concatenate(row_component)
+        components = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
         if cfg.interleave_rows:
             order = numpy_rng(cfg.seed, "loader", "rows", self.step).permutation(cfg.global_batch_size)
             inverse = np.empty_like(order)
             inverse[order] = np.arange(len(order))
             components = components[order]
-            segments = dataclasses.replace(segments, out_row=inverse[segments.out_row])
-            segments = segments.take(np.lexsort((segments.pos, segments.out_row)))
+            out_row = inverse[segments.out_row]
+            # Spans of one row are contiguous and in position order: a stable sort by row keeps that order.
+            segments = segments.take(np.argsort(out_row, kind="stable"))
+            segments = dataclasses.replace(segments, out_row=np.sort(out_row))
         self.step += 1
         return components, segments
 
@@ -163,17 +169,15 @@ class GlobalPlanner:
         step = self.step
         components, segments = self.next_global()
         b = self.config.local_batch_size
-        lo = self.config.rank * b
-        keep = (segments.out_row >= lo) & (segments.out_row < lo + b)
-        local = segments.take(np.flatnonzero(keep))
-        local = dataclasses.replace(local, out_row=local.out_row - lo)
-        return WorkItem(step=step, row_component=components[lo : lo + b], segments=local,
-                        resume_state=self.state_dict())
+        if self.config.world_size > 1:
+            lo = self.config.rank * b
+            first, stop = np.searchsorted(segments.out_row, (lo, lo + b)).tolist()
+            segments = segments.take(slice(first, stop))
+            segments = dataclasses.replace(segments, out_row=segments.out_row - lo)
+            components = components[lo : lo + b]
+        return WorkItem(step=step, row_component=components, segments=segments, resume_state=self.state_dict())
 
     # ------------------------------------------------------------------------------ layouts
-    def _lookahead(self, c: int, start: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self.streams[c].lookup(np.arange(start, start + count, dtype=np.int64))
-
     def _pack_split(self, c: int, num_rows: int) -> Segments:
         """``num_rows`` rows cut from the component's document stream, each exactly ``seq_len`` tokens."""
         L = self.config.seq_len
@@ -181,8 +185,8 @@ class GlobalPlanner:
         need = num_rows * L
         count = int(need / self.streams[c].mean_length * 1.25) + 16  # usually one lookup suffices
         while True:
-            shard, row, lens = self._lookahead(c, n, count)
-            eff = lens.copy()
+            span = self.streams[c].span(n, count)
+            eff = span.length.copy()
             eff[0] -= off
             ends = np.cumsum(eff)
             if ends[-1] >= need:
@@ -192,84 +196,93 @@ class GlobalPlanner:
         ends = ends[: last + 1]
         starts = ends - eff[: last + 1]
         cuts = np.unique(np.concatenate([starts, ends, np.arange(0, need + 1, L)]))
-        cuts = cuts[cuts <= need]
+        cuts = cuts[: np.searchsorted(cuts, need, side="right")]
         a, b = cuts[:-1], cuts[1:]
         doc = np.searchsorted(ends, a, side="right")
-        begin = a - starts[doc] + np.where(doc == 0, off, 0)
+        begin = a - starts[doc]
+        begin[doc == 0] += off
         out_row = a // L
         if ends[last] == need:
             self.cursors[c] = (n + last + 1, 0)
         else:
             self.cursors[c] = (n + last, int(need - starts[last] + (off if last == 0 else 0)))
-        return Segments(out_row, shard[doc], row[doc], begin, begin + (b - a), a - out_row * L)
+        return Segments(out_row, a - out_row * L, b - a, span.shard[doc], span.token_at[doc] + begin,
+                        span.modality_at[doc] + begin)
 
     def _pack_whole(self, c: int, num_rows: int) -> Segments:
         """Rows of whole documents: one that does not fit in the rest of a row starts the next row."""
         L = self.config.seq_len
         n, off = self.cursors[c]
-        out: list[tuple[int, int, int, int, int, int]] = []
+        out: list[tuple[int, int, int, int]] = []
         r = p = 0
-        shard, row, lens = self._lookahead(c, n, 4 * num_rows + 16)
+        lens = self.streams[c].span(n, 4 * num_rows + 16).length.tolist()
         base = n
         while r < num_rows:
             i = n - base
             if i >= len(lens):
                 base = n
-                shard, row, lens = self._lookahead(c, n, 4 * num_rows + 16)
+                lens = self.streams[c].span(n, 4 * num_rows + 16).length.tolist()
                 i = 0
-            left = int(lens[i]) - off
+            left = lens[i] - off
             if left <= 0:
                 n, off = n + 1, 0
             elif left <= L - p:
-                out.append((r, int(shard[i]), int(row[i]), off, off + left, p))
+                out.append((r, p, n, off, left))
                 n, off, p = n + 1, 0, p + left
             elif p == 0:  # longer than a whole row: split it across rows
-                out.append((r, int(shard[i]), int(row[i]), off, off + L, 0))
+                out.append((r, 0, n, off, L))
                 off, p = off + L, L
             else:
                 p = L
             if p == L:
                 r, p = r + 1, 0
         self.cursors[c] = (n, off)
-        cols = np.array(out, dtype=np.int64).reshape(-1, 6).T
-        return Segments(cols[0], cols[1], cols[2], cols[3], cols[4], cols[5])
+        cols = np.array(out, dtype=np.int64).reshape(-1, 5).T
+        first = int(cols[2].min()) if len(out) else n
+        span = self.streams[c].span(first, (int(cols[2].max()) + 1 - first) if len(out) else 1)
+        doc = cols[2] - first
+        return Segments(cols[0], cols[1], cols[4], span.shard[doc], span.token_at[doc] + cols[3],
+                        span.modality_at[doc] + cols[3])
 
     def _pairs(self, c: int, num_rows: int) -> Segments:
         """One example per row; overlong ones handled by ``config.overlong_pairs``, empty ones skipped."""
         cfg = self.config
         L = cfg.seq_len
         n, _ = self.cursors[c]
-        shards, rows, lengths = [], [], []
+        parts = []
         taken = 0
         while taken < num_rows:
             count = num_rows - taken + 8
-            shard, row, lens = self._lookahead(c, n, count)
+            span = self.streams[c].span(n, count)
+            lens = span.length
             ok = lens > 0
             overlong = lens > L
             if cfg.overlong_pairs == "skip":
                 ok &= ~overlong
             elif cfg.overlong_pairs == "error" and overlong.any():
                 i = int(np.flatnonzero(overlong)[0])
-                path = self.streams[c].store.paths[int(shard[i])]
+                path = self.streams[c].store.paths[int(span.shard[i])]
                 raise ValueError(
-                    f"{path}: row {int(row[i])} of component {self.names[c]!r} has {int(lens[i])} tokens, more "
-                    f"than seq_len={L} (set LoaderConfig.overlong_pairs to 'truncate' or 'skip')"
+                    f"{path}: row {int(span.row[i])} of component {self.names[c]!r} has {int(lens[i])} tokens, "
+                    f"more than seq_len={L} (set LoaderConfig.overlong_pairs to 'truncate' or 'skip')"
                 )
-            use = np.flatnonzero(ok)[: num_rows - taken]
-            consumed = int(use[-1]) + 1 if len(use) == num_rows - taken else count
-            skipped = consumed - len(use)
+            if ok.all():
+                use: np.ndarray | slice = slice(0, num_rows - taken)
+                used, consumed = num_rows - taken, num_rows - taken
+            else:
+                use = np.flatnonzero(ok)[: num_rows - taken]
+                used = len(use)
+                consumed = int(use[-1]) + 1 if used == num_rows - taken else count
             truncated = int(overlong[use].sum()) if cfg.overlong_pairs == "truncate" else 0
-            self._count(c, truncated, skipped)
-            shards.append(shard[use])
-            rows.append(row[use])
-            lengths.append(np.minimum(lens[use], L))
-            taken += len(use)
+            self._count(c, truncated, consumed - used)
+            parts.append((span.shard[use], np.minimum(lens[use], L), span.token_at[use], span.modality_at[use]))
+            taken += used
             n += consumed
         self.cursors[c] = (n, 0)
-        length = np.concatenate(lengths)
-        zeros = np.zeros(num_rows, dtype=np.int64)
-        return Segments(np.arange(num_rows, dtype=np.int64), np.concatenate(shards), np.concatenate(rows),
-                        zeros, length, zeros.copy())
+        shard, length, token_at, modality_at = (
+            parts[0] if len(parts) == 1 else [np.concatenate(f) for f in zip(*parts, strict=True)])
+        return Segments(np.arange(num_rows, dtype=np.int64), np.zeros(num_rows, dtype=np.int64), length, shard,
+                        token_at, modality_at)
 
     def _log_epoch(self, c: int) -> None:
         epoch = self.cursors[c][0] // self.streams[c].num_examples

@@ -20,13 +20,27 @@ import dataclasses
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from trimodal_core import ShardReader, derive_seed
+
+SPAN_BLOCK = 4096
+"""Stream ordinals looked up together (see :meth:`ComponentStream.span`)."""
+
+
+class Span(NamedTuple):
+    """Consecutive examples of a stream: global shard id, row in the shard, token count, and where the
+    row's tokens (index into the shard's ``i32`` view) and modality values (into ``u8``) begin."""
+
+    shard: np.ndarray
+    row: np.ndarray
+    length: np.ndarray
+    token_at: np.ndarray
+    modality_at: np.ndarray
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +76,13 @@ class ShardData:
         chunk = np.searchsorted(self.chunk_starts, rows, side="right") - 1
         at = self.offsets_at[chunk] + (rows - self.chunk_starts[chunk])
         return (self.i32[at + 1] - self.i32[at]).astype(np.int64)
+
+    def sources(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Token count of each row, and where its tokens (in ``i32``) and modality values (in ``u8``) begin."""
+        chunk = np.searchsorted(self.chunk_starts, rows, side="right") - 1
+        at = self.offsets_at[chunk] + (rows - self.chunk_starts[chunk])
+        first = self.i32[at].astype(np.int64)
+        return self.i32[at + 1] - first, self.tokens_at[chunk] + first, self.modality_at[chunk] + first
 
 
 def _element_index(buffer: pa.Buffer, origin: pa.Buffer, itemsize: int, path: Path) -> int:
@@ -170,6 +191,7 @@ class ComponentStream:
         self.mean_length = float(np.mean([store.mean_length(s) for s in shard_ids]))
         self._epochs: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._windows: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._blocks: OrderedDict[int, Span] = OrderedDict()
 
     def clone(self) -> ComponentStream:
         """The same stream with its own caches (for use from another thread)."""
@@ -231,3 +253,28 @@ class ComponentStream:
             sel = shard == s
             lengths[sel] = self.store.get(int(s)).lengths(row[sel])
         return shard, row, lengths
+
+    def span(self, start: int, count: int) -> Span:
+        """Everything the planner needs about ordinals ``start .. start + count - 1`` (served from a block cache).
+
+        The planner asks for consecutive ordinals step after step, so locating examples and reading their
+        offsets is done once per block of ``SPAN_BLOCK`` ordinals instead of once per step.
+        """
+        first, last = start // SPAN_BLOCK, (start + count - 1) // SPAN_BLOCK
+        parts = [self._block(b) for b in range(first, last + 1)]
+        whole = parts[0] if len(parts) == 1 else Span(*(np.concatenate(f) for f in zip(*parts, strict=True)))
+        lo = start - first * SPAN_BLOCK
+        return Span(*(f[lo : lo + count] for f in whole))
+
+    def _block(self, index: int) -> Span:
+        block = self._blocks.get(index)
+        if block is None:
+            shard, row = self.locate(np.arange(index * SPAN_BLOCK, (index + 1) * SPAN_BLOCK, dtype=np.int64))
+            length, token_at, modality_at = (np.empty_like(shard) for _ in range(3))
+            for s in np.unique(shard):
+                sel = shard == s
+                length[sel], token_at[sel], modality_at[sel] = self.store.get(int(s)).sources(row[sel])
+            block = self._blocks[index] = Span(shard, row, length, token_at, modality_at)
+            while len(self._blocks) > 4:
+                self._blocks.popitem(last=False)
+        return block
