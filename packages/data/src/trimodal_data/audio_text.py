@@ -63,7 +63,8 @@ class AudioTextConfig:
     pad_to_seconds: float = 1.0
     """Clips are zero-padded to a multiple of this before encoding and the codes cut back to the clip's own
     frames: batches then share shapes (the codec encodes equal lengths together, and CPU conv kernels are
-    set up once per shape). Measured on the demo clips: the kept codes equal unpadded encoding."""
+    set up once per shape). Only the last 1-3 frames can differ from unpadded encoding (their receptive field
+    sees appended silence instead of the conv's own zero padding): 31 of 13,516 codes on 12 demo clips."""
     num_batch_buckets: int = 16
     """Buckets that fix the batches (see ``media_batches``)."""
     write: WriteConfig = dataclasses.field(default_factory=WriteConfig)
