@@ -195,3 +195,39 @@ def test_transcript_lists_guard_paths(tmp_path: Path) -> None:
     planned = plan_audio_list(tsv, config=CONFIG)
     assert [getattr(p, "reason", None) for p in planned] == ["bad_list_line", None]
     assert AUDIO_EXTENSIONS[0] == "flac"
+
+
+def test_plan_media_units_dispatch(tmp_path: Path) -> None:
+    from trimodal_data.readers.media_inputs import plan_media_units, read_media_unit
+    from trimodal_data.records import Reject
+
+    (tmp_path / "shards").mkdir()
+    pq.write_table(pa.table({"image": [_jpeg()], "caption": ["A red square."]}), tmp_path / "shards" / "a.parquet")
+    with tarfile.open(tmp_path / "shards" / "b.tar", "w") as tar:
+        _add(tar, "k.jpg", _jpeg())
+        _add(tar, "k.txt", b"A red square.")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "c.png").write_bytes(_jpeg())
+    (tmp_path / "folder" / "c.txt").write_text("A red square.")
+    units = plan_media_units([str(tmp_path / "shards"), str(tmp_path / "folder")], "image", CONFIG)
+    assert sorted((u.kind, u.name) for u in units) == [("group", "folder"), ("parquet", "a.parquet"), ("tar", "b.tar")]
+    read = [x for u in units for x in read_media_unit(u, kind="image", config=CONFIG)]
+    assert sorted(x.example_id for x in read) == ["a.parquet/000000000", "b.tar/k", "folder/c"]
+    # Audio: a WebDataset tar of FLAC + transcript, and a list whose bad line becomes a planned reject.
+    import numpy as np
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros(1600, np.float32), 16000, format="FLAC")
+    (tmp_path / "audio").mkdir()
+    with tarfile.open(tmp_path / "audio" / "speech.tar", "w") as tar:
+        _add(tar, "u1.flac", buf.getvalue())
+        _add(tar, "u1.json", json.dumps({"transcript": "Hello.", "speaker": "s9"}).encode())
+    (tmp_path / "audio" / "list.jsonl").write_text("{broken\n")
+    units = plan_media_units([str(tmp_path / "audio")], "audio", CONFIG)
+    read = [x for u in units for x in read_media_unit(u, kind="audio", config=CONFIG)]
+    assert [type(x).__name__ for x in read] == ["Reject", "MediaSample"]
+    assert isinstance(read[0], Reject) and read[0].reason == "bad_list_line"
+    assert read[1].media_ext == "flac" and read[1].speaker == "s9"  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="no such file"):
+        plan_media_units([str(tmp_path / "missing.tar")], "image", CONFIG)

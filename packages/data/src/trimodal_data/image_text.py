@@ -91,7 +91,7 @@ class ImageItem:
     """Dedupe embedding (float32, L2-normalized)."""
 
     def image(self) -> Image.Image:
-        return Image.fromarray(self.pixels, mode="RGB")
+        return Image.fromarray(self.pixels)
 
 
 def shrink(image: Image.Image, side: int) -> Image.Image:

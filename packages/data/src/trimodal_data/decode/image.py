@@ -45,7 +45,7 @@ def _to_rgb(image: Image.Image, background: tuple[int, int, int]) -> Image.Image
         array = np.asarray(image, dtype=np.float64)
         top = 65535.0 if image.mode.startswith("I;16") or array.max(initial=0) > 255 else 255.0
         array = np.clip(array / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        image = Image.fromarray(array, mode="L")
+        image = Image.fromarray(array)
     if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
     if image.mode in ("LA", "PA", "La", "RGBa"):
