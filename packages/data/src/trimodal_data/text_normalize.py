@@ -14,7 +14,9 @@ from typing import Literal
 
 # C0 and C1 control characters except \t and \n, plus DEL; zero-width and BOM characters.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u2060\ufeff]")
-_HSPACE = re.compile(r"[^\S\n]+")
+# Runs of 2+ horizontal whitespace characters, or one that is not a plain space (no work on single spaces).
+_HSPACE = re.compile(r"[^\S\n]{2,}|[^\S \n]")
+_SPACE_AROUND_NEWLINE = re.compile(r" *\n *")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
 
@@ -41,7 +43,12 @@ def normalize_text(text: str, config: NormalizeConfig) -> str:
         text = _CONTROL.sub("", text)
     if config.normalize_whitespace:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-        text = _HSPACE.sub(" ", text)
-        text = "\n".join(line.strip(" ") for line in text.split("\n"))
-        text = _BLANK_RUNS.sub("\n\n", text).strip()
+        # The substring checks skip regex passes that would change nothing (most texts need none).
+        if not text.isascii() or "  " in text or "\t" in text or "\x0b" in text or "\x0c" in text:
+            text = _HSPACE.sub(" ", text)
+        if " \n" in text or "\n " in text:
+            text = _SPACE_AROUND_NEWLINE.sub("\n", text)
+        if "\n\n\n" in text:
+            text = _BLANK_RUNS.sub("\n\n", text)
+        text = text.strip()
     return text

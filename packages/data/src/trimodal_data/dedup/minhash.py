@@ -121,9 +121,15 @@ class MinHasher:
         words = shingle_words(text)
         if not words:
             return np.zeros(0, dtype=np.uint64)
-        # Hash each distinct word once; most words repeat within a document.
-        vocab = {w: xxhash.xxh64_intdigest(w.encode("utf-8")) for w in dict.fromkeys(words)}
-        word_hashes = np.fromiter((vocab[w] for w in words), dtype=np.uint64, count=len(words))
+        # Hash each distinct word once (most words repeat within a document): setdefault with a running
+        # index gives each word the position of its first occurrence, all in C.
+        vocab: dict[str, int] = {}
+        first = np.array(list(map(vocab.setdefault, words, range(len(words)))), dtype=np.int64)
+        by_position = np.zeros(len(words), dtype=np.uint64)
+        by_position[list(vocab.values())] = np.fromiter(
+            (xxhash.xxh64_intdigest(w.encode("utf-8")) for w in vocab), dtype=np.uint64, count=len(vocab)
+        )
+        word_hashes = by_position[first]
         n = min(self.config.ngram, len(words))
         count = len(words) - n + 1
         with np.errstate(over="ignore"):

@@ -11,6 +11,8 @@ the rules is ``transforms/filter.py``.
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import operator
 import re
 import string
 
@@ -34,7 +36,7 @@ _CITATION = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]")
 _SENTENCE_END = re.compile(r"[.!?]+(?:\s|$)")
 _PARAGRAPHS = re.compile(r"\n{2,}")
 _LINES = re.compile(r"\n+")
-_SYMBOL_WORD = re.compile(f"(?<!\\S)[{re.escape(PUNCTUATION)}]+(?!\\S)")
+_BULLETS = ("•", "-", "*", "‣", "◦")
 # A whitespace-delimited word without any letter (``[^\W\d_]`` is a Unicode letter).
 _NO_LETTER_WORD = re.compile(r"(?<!\S)(?:[^\w\s]|[\d_])+(?!\S)")
 
@@ -158,7 +160,10 @@ def gopher_quality(text: str, config: GopherQualityConfig, words: list[str] | No
     n_words = len(words)
     if n_words == 0:
         return "gopher_short_doc"
-    symbol_words = _SYMBOL_WORD.findall(text)  # words made only of punctuation/symbols
+    # Words made only of punctuation/symbols; C-level maps (no per-word Python code): this rule runs on
+    # every document.
+    stripped = list(map(str.strip, words, itertools.repeat(PUNCTUATION)))
+    symbol_words = list(itertools.compress(words, map(operator.not_, stripped)))
     n_non_symbol = n_words - len(symbol_words)
     if n_non_symbol < config.min_doc_words:
         return "gopher_short_doc"
@@ -173,21 +178,21 @@ def gopher_quality(text: str, config: GopherQualityConfig, words: list[str] | No
         return "gopher_too_many_hashes"
     if (text.count("...") + text.count("…")) / n_words > config.max_symbol_word_ratio:
         return "gopher_too_many_ellipsis"
-    lines = text.splitlines() or [""]
-    bullets = sum(1 for line in lines if line.lstrip().startswith(("•", "-", "*", "‣", "◦")))
+    lines = text.split("\n")
+    bullets = sum(map(str.startswith, map(str.lstrip, lines), itertools.repeat(_BULLETS)))
     if bullets / len(lines) > config.max_bullet_lines_ratio:
         return "gopher_too_many_bullets"
-    ellipsis = sum(1 for line in lines if line.rstrip().endswith(("...", "…")))
+    ellipsis = sum(map(str.endswith, map(str.rstrip, lines), itertools.repeat(("...", "…"))))
     if ellipsis / len(lines) > config.max_ellipsis_lines_ratio:
         return "gopher_too_many_end_ellipsis"
-    alpha = n_words - len(_NO_LETTER_WORD.findall(text))
+    if text.isascii():  # an ASCII word has a letter iff lower() and upper() differ
+        alpha = n_words - sum(map(operator.eq, map(str.lower, words), map(str.upper, words)))
+    else:
+        alpha = n_words - len(_NO_LETTER_WORD.findall(text))
     if alpha / n_words < config.min_alpha_words_ratio:
         return "gopher_below_alpha_threshold"
-    if config.min_stop_words > 0:
-        stop = set(config.stop_words)
-        found = {w for w in words if w in stop}
-        if len(found) < config.min_stop_words:
-            return "gopher_enough_stop_words"
+    if config.min_stop_words > 0 and len(set(config.stop_words).intersection(words)) < config.min_stop_words:
+        return "gopher_enough_stop_words"
     return None
 
 
@@ -237,10 +242,13 @@ class _NGramIndex:
 
     def top_ngram_chars(self, n: int) -> int:
         """Characters of the most frequent n-gram joined by spaces, times its count (first seen wins ties)."""
-        _, first, counts = np.unique(self.hashes(n), return_index=True, return_counts=True)
-        best = counts.max()
-        start = int(first[counts == best].min())
-        return (int(self.chars(start, n)) + n - 1) * int(best)
+        h = self.hashes(n)
+        ordered = np.sort(h)
+        starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
+        counts = np.diff(np.append(starts, ordered.size))
+        best = int(counts.max())
+        start = int(np.flatnonzero(np.isin(h, ordered[starts[counts == best]]))[0])
+        return (int(self.chars(start, n)) + n - 1) * best
 
     def duplicate_ngram_chars(self, n: int) -> int:
         """Characters in n-grams repeating an earlier *visited* n-gram; after a repeat the scan skips ``n``
