@@ -95,3 +95,35 @@ def test_schedule_requires_every_component() -> None:
         WeightSchedule(["a", "b"], [1, 1], None, (WeightPoint(step=0, weights={"a": 1}),))
     with pytest.raises(ValueError, match="weights"):
         WeightPoint(step=0, weights={"a": 0.0})
+
+
+def _exact_counts_reference(probs: np.ndarray, num_rows: int, carry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The original vectorized numpy formulation (the loader now uses plain floats for speed)."""
+    active = probs > 0
+    target = num_rows * probs
+    counts = np.where(active, np.floor(target), 0).astype(np.int64)
+    carry = np.where(active, carry + (target - counts), 0.0)
+    left = num_rows - int(counts.sum())
+    chosen = np.argsort(-np.where(active, carry, -np.inf), kind="stable")[:left]
+    counts[chosen] += 1
+    carry[chosen] -= 1.0
+    return counts, carry
+
+
+def test_exact_counts_bitwise_equals_vectorized_reference() -> None:
+    rng = np.random.default_rng(5)
+    for trial in range(40):
+        k = int(rng.integers(1, 6))
+        weights = rng.random(k) * (rng.random(k) > 0.2)
+        if weights.sum() == 0:
+            weights[0] = 1.0
+        if trial % 5 == 0:
+            weights = np.ones(k)  # ties everywhere
+        probs = weights / weights.sum()
+        rows = int(rng.integers(1, 300))
+        ours = theirs = np.zeros(k)
+        for _ in range(60):
+            got, ours = exact_counts(probs, rows, ours)
+            want, theirs = _exact_counts_reference(probs, rows, theirs)
+            assert np.array_equal(got, want) and got.dtype == want.dtype
+            assert ours.tobytes() == theirs.tobytes()

@@ -104,28 +104,21 @@ class BatchAssembler:
         }
 
     def _concatenate(self, seg: Segments, gap: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-        tok_parts: list[np.ndarray] = []
-        mod_parts: list[np.ndarray] = []
-        pad_t, pad_m, get = self._pad_tokens, self._pad_modality, self.store.get
-        gaps = gap.tolist()
-        views: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        for g, s, t, m, n in zip(gaps, seg.shard.tolist(), seg.token_at.tolist(),
-                                 seg.modality_at.tolist(), seg.length.tolist(), strict=False):
-            while g > 0:  # a gap may span several padded rows
-                tok_parts.append(pad_t[: min(g, len(pad_t))])
-                mod_parts.append(pad_m[: min(g, len(pad_m))])
-                g -= len(pad_t)
-            shard = views.get(s)
-            if shard is None:
-                data = get(s)
-                shard = views[s] = (data.i32, data.u8)
-            tok_parts.append(shard[0][t : t + n])
-            mod_parts.append(shard[1][m : m + n])
-        g = gaps[-1]
-        while g > 0:
-            tok_parts.append(pad_t[: min(g, len(pad_t))])
-            mod_parts.append(pad_m[: min(g, len(pad_m))])
-            g -= len(pad_t)
+        if int(gap.max()) > len(self._pad_tokens):  # a gap never exceeds a row today; stay correct regardless
+            self._pad_tokens = np.full(int(gap.max()), self.pad_id, dtype=np.int64)
+            self._pad_modality = np.full(int(gap.max()), int(Modality.SPECIAL), dtype=np.uint8)
+        get = self.store.get
+        i32 = {s: get(s).i32 for s in np.unique(seg.shard).tolist()}
+        u8 = {s: get(s).u8 for s in i32}
+        shards, lengths = seg.shard.tolist(), seg.length.tolist()
+        tok_parts = [i32[s][t : t + n] for s, t, n in zip(shards, seg.token_at.tolist(), lengths, strict=True)]
+        mod_parts = [u8[s][m : m + n] for s, m, n in zip(shards, seg.modality_at.tolist(), lengths, strict=True)]
+        # Padding views go in front of the spans they precede (back to front, so indices stay valid).
+        padded = np.flatnonzero(gap).tolist()
+        for i in reversed(padded):
+            g = int(gap[i])
+            tok_parts.insert(i, self._pad_tokens[:g])
+            mod_parts.insert(i, self._pad_modality[:g])
         tokens = np.empty(size, dtype=np.int64)
         modality = np.empty(size, dtype=np.uint8)
         if tok_parts:

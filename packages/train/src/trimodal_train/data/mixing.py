@@ -13,6 +13,7 @@ draws each row's component independently from a generator seeded by the step, so
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -48,6 +49,7 @@ class WeightSchedule:
             w = np.array([float(point.weights[n]) for n in self.names], dtype=np.float64)
             rows.append(w / w.sum())
         self._weights = np.stack(rows)
+        self._constant: np.ndarray | None = None
 
     def weights(self, step: int) -> np.ndarray:
         """Normalized weights (in the manifest's unit) at ``step``: linear between schedule points."""
@@ -63,6 +65,13 @@ class WeightSchedule:
 
     def row_probs(self, step: int) -> np.ndarray:
         """Probability that a row of the batch at ``step`` comes from each component."""
+        if len(self._steps) == 1:  # constant weights: computed once
+            if self._constant is None:
+                self._constant = self._row_probs(0)
+            return self._constant.copy()
+        return self._row_probs(step)
+
+    def _row_probs(self, step: int) -> np.ndarray:
         w = self.weights(step)
         if self._tokens_per_row is not None:
             w = w / self._tokens_per_row
@@ -79,16 +88,22 @@ def exact_counts(probs: np.ndarray, num_rows: int, carry: np.ndarray) -> tuple[n
     counts never drift a row from the ideal. A component whose weight is (scheduled to) zero gets nothing
     and forgets its carry.
     """
-    active = probs > 0
-    target = num_rows * probs
-    counts = np.where(active, np.floor(target), 0).astype(np.int64)
-    carry = np.where(active, carry + (target - counts), 0.0)
-    left = num_rows - int(counts.sum())
-    assert 0 <= left <= int(active.sum()), (left, probs)
-    chosen = np.argsort(-np.where(active, carry, -np.inf), kind="stable")[:left]
-    counts[chosen] += 1
-    carry[chosen] -= 1.0
-    return counts, carry
+    # Plain floats: K is a handful of components, and numpy's per-call overhead dominated the loader's plan.
+    # The arithmetic is the same IEEE float64 arithmetic numpy does elementwise.
+    p_list, c_list = probs.tolist(), np.asarray(carry, dtype=np.float64).tolist()
+    counts_l, carry_l = [0] * len(p_list), [0.0] * len(p_list)
+    for i, (p, c) in enumerate(zip(p_list, c_list, strict=True)):
+        if p > 0:
+            target = num_rows * p
+            counts_l[i] = math.floor(target)
+            carry_l[i] = c + (target - counts_l[i])
+    left = num_rows - sum(counts_l)
+    active = [i for i, p in enumerate(p_list) if p > 0]
+    assert 0 <= left <= len(active), (left, probs)
+    for i in sorted(active, key=lambda j: -carry_l[j])[:left]:  # sorted is stable: ties keep mixture order
+        counts_l[i] += 1
+        carry_l[i] -= 1.0
+    return np.array(counts_l, dtype=np.int64), np.array(carry_l, dtype=np.float64)
 
 
 def stochastic_counts(probs: np.ndarray, num_rows: int, seed: int, step: int) -> np.ndarray:
