@@ -211,8 +211,7 @@ def build_loader(mixture_manifest_path: str | Path, config: LoaderConfig) -> Mix
     )
     planner = GlobalPlanner(streams, layouts, schedule, config)
     pad_id = config.pad_id if config.pad_id is not None else first.load_token_space().pad_id
-    assembler = BatchAssembler(store, seq_len=config.seq_len, pad_id=pad_id,
-                               document_attention=config.document_attention)
+    assembler = BatchAssembler(store, seq_len=config.seq_len, pad_id=pad_id)
     log.info("mixture loader: %s", ", ".join(
         f"{n} ({lay}, {s.num_examples} examples)" for n, lay, s in zip(names, layouts, streams, strict=True)))
     return MixtureLoader(planner, assembler, config, component_names=names, data_signature=signature.hexdigest())

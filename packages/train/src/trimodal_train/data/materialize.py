@@ -42,12 +42,11 @@ class BatchAssembler:
     """
 
     def __init__(
-        self, store: ShardStore, *, seq_len: int, pad_id: int, document_attention: bool, min_mean_span: float = 48.0
+        self, store: ShardStore, *, seq_len: int, pad_id: int, min_mean_span: float = 48.0
     ) -> None:
         self.store = store
         self.seq_len = seq_len
         self.pad_id = pad_id
-        self.document_attention = document_attention
         self.min_mean_span = min_mean_span
         """Spans of at least this mean length are copied slice by slice, shorter ones gathered."""
         self._pad_tokens = np.full(seq_len, pad_id, dtype=np.int64)
@@ -65,34 +64,11 @@ class BatchAssembler:
         L = self.seq_len
         B = len(item.row_component)
         seg = item.segments
-        dest = seg.out_row * L + seg.pos
-        # Padding before each span and after the last one (spans are sorted by destination).
-        gap = np.empty(len(dest) + 1, dtype=np.int64)
-        gap[:-1] = dest
-        gap[-1] = B * L
-        gap[1:] -= dest + seg.length
-        if len(dest):
-            gap[0] = dest[0]
-        if self.document_attention:
-            # Document number within each row: spans are sorted by (row, pos).
-            index = np.arange(len(dest))
-            row_first = np.empty(len(dest), dtype=bool)
-            row_first[:1] = True
-            np.not_equal(seg.out_row[1:], seg.out_row[:-1], out=row_first[1:])
-            doc_of_seg = index - np.maximum.accumulate(np.where(row_first, index, 0))
+        doc_ids = np.repeat(item.run_values, item.run_lengths)
+        if len(seg.length) and seg.length.mean() >= self.min_mean_span:
+            tokens, modality = self._concatenate(seg, item.run_lengths[0::2], B * L)
         else:
-            doc_of_seg = np.zeros(len(dest), dtype=np.int64)
-        # Document ids: -1 on each gap, the span's document number on each span, in destination order.
-        values = np.full(2 * len(dest) + 1, -1, dtype=np.int32)
-        values[1::2] = doc_of_seg
-        counts = np.empty(2 * len(dest) + 1, dtype=np.int64)
-        counts[0::2] = gap
-        counts[1::2] = seg.length
-        doc_ids = np.repeat(values, counts)
-        if len(dest) and seg.length.mean() >= self.min_mean_span:
-            tokens, modality = self._concatenate(seg, gap, B * L)
-        else:
-            tokens, modality = self._gather(seg, dest, B * L)
+            tokens, modality = self._gather(seg, seg.out_row * L + seg.pos, B * L)
         return {
             "step": item.step,
             "tokens_BL": tokens.reshape(B, L),

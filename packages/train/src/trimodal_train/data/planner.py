@@ -41,6 +41,10 @@ class WorkItem:
     """Component index of each local row."""
     segments: Segments
     """Spans sorted by (out_row, pos), out_row indexing local rows."""
+    run_values: np.ndarray
+    """Document id (int32) of each run of the flattened rows: padding (-1) before each span, the span's
+    document number in its row, ..., and the padding after the last span; ``run_lengths`` are their lengths."""
+    run_lengths: np.ndarray
     resume_state: dict[str, Any]
     """Planner state right after this batch: resuming from it yields the next batch."""
 
@@ -177,7 +181,10 @@ class GlobalPlanner:
         # Spans of one row are contiguous and in position order: a stable sort by (step, row) keeps that order.
         order = np.argsort(step * G + segments.out_row, kind="stable")
         segments, step = segments.take(order), step[order]
-        edges = np.searchsorted(step, np.arange(num_steps + 1)).tolist()
+        edges = np.searchsorted(step, np.arange(num_steps + 1))
+        fill_values, fill_counts = _runs(segments, step, edges, rows=b, L=cfg.seq_len,
+                                         number_documents=cfg.document_attention)
+        edges = edges.tolist()
         items = []
         for s in range(num_steps):
             resume = {
@@ -189,8 +196,10 @@ class GlobalPlanner:
                 "skipped": {n: skipped[c][s] for c, n in enumerate(self.names)},
             }
             self._log_epochs(counts[s], cursors, s, step0 + s)
+            runs = slice(2 * edges[s] + s, 2 * edges[s + 1] + s + 1)
             items.append(WorkItem(step=step0 + s, row_component=components[s][lo : lo + b],
-                                  segments=segments.take(slice(edges[s], edges[s + 1])), resume_state=resume))
+                                  segments=segments.take(slice(edges[s], edges[s + 1])),
+                                  run_values=fill_values[runs], run_lengths=fill_counts[runs], resume_state=resume))
         self.step = step0 + num_steps
         self.cursors = [cursors[c][-1] for c in range(K)]
         self.truncated = [truncated[c][-1] for c in range(K)]
@@ -212,3 +221,37 @@ class GlobalPlanner:
                     log.warning("component %r: %s examples longer than seq_len=%d (or empty); counted in "
                                 "loader.counters()", self.names[c], kind, self.config.seq_len)
                 counter[c] += add
+
+
+def _runs(
+    seg: Segments, step: np.ndarray, edges: np.ndarray, *, rows: int, L: int, number_documents: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of equal document id over every step's flattened ``rows x L`` batch, for all steps at once.
+
+    Per step: padding before span 0, span 0, padding before span 1, ..., the last span, trailing padding
+    (``2 * spans + 1`` runs); steps follow each other. Padding runs have id -1 and may be empty; a span's id
+    is its document number within its row (0 for every span when ``number_documents`` is False).
+    """
+    n = len(step)
+    dest = seg.out_row * L + seg.pos
+    end = dest + seg.length
+    new_step = np.ones(n, dtype=bool)
+    np.not_equal(step[1:], step[:-1], out=new_step[1:])
+    prev_end = np.zeros(n, dtype=np.int64)
+    prev_end[1:] = end[:-1]
+    prev_end[new_step] = 0
+    values = np.full(2 * n + len(edges) - 1, -1, dtype=np.int32)
+    lengths = np.empty(len(values), dtype=np.int64)
+    at = 2 * np.arange(n) + 1 + step  # each earlier step adds one trailing run
+    if number_documents:
+        row_first = new_step.copy()
+        row_first[1:] |= seg.out_row[1:] != seg.out_row[:-1]
+        index = np.arange(n)
+        values[at] = index - np.maximum.accumulate(np.where(row_first, index, 0))
+    else:
+        values[at] = 0
+    lengths[at] = seg.length
+    lengths[at - 1] = dest - prev_end
+    tail = 2 * edges[1:] + np.arange(len(edges) - 1)
+    lengths[tail] = rows * L - end[edges[1:] - 1]  # every row holds at least one span
+    return values, lengths
