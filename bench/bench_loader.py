@@ -6,9 +6,13 @@
 Builds three synthetic corpora with realistic formatted sequences (packed text documents, image-text
 pairs, audio-text pairs, some longer than seq_len) in a temporary folder, then measures:
 
-1. Throughput: batches/s and tokens/s of ``build_loader`` (several worker settings) against a baseline that
-   memory-maps the same shards with pyarrow and cuts the token column into int64 [B, L] batches (sequential,
-   no mixing, no padding, no masks). Printed as the ratio loader / baseline (goal >= 0.8x).
+1. Throughput, for several batch sizes B: batches/s and tokens/s of ``build_loader`` (several worker
+   settings) against a baseline that memory-maps the same shards with pyarrow and cuts the token column into
+   int64 [B, L] batches (sequential, no mixing, no padding, no masks). Printed as the ratio loader / baseline
+   (goal >= 0.8x), from wall time (best round and median round) and from CPU time per batch (this process's
+   CPU, all threads; the robust number on a shared machine; not available for process workers). A second,
+   one-pass pyarrow baseline (one concatenate of int32 column slices into each int64 batch) is timed too and
+   its CPU ratio is printed too (``vs one-pass``).
 2. Mixing: realized shares (rows and real tokens) over many batches against the manifest targets, for the
    exact and the stochastic mode.
 """
@@ -49,8 +53,8 @@ class BenchConfig:
     """Tokens written over the three corpora (about 4 bytes each on disk)."""
     seq_len: int = 2048
     """Row length L."""
-    global_batch_size: int = 32
-    """Rows per batch B (per rank)."""
+    batch_sizes: tuple[int, ...] = (8, 32, 128)
+    """Rows per batch B (per rank) to time; the mixing measurement uses the second (or only) one."""
     measure_batches: int = 300
     """Batches timed per setting per round (after 20 warm-up batches)."""
     rounds: int = 5
@@ -133,26 +137,53 @@ class Baseline:
                         yield carry[: self.need].reshape(self.shape).copy()
                         carry = carry[self.need :]
 
-    def time(self, num_batches: int) -> tuple[float, int]:
-        """Seconds for ``num_batches`` and the tokens they held."""
-        start = time.perf_counter()
+    def time(self, num_batches: int) -> tuple[float, float, int]:
+        """Wall seconds and CPU seconds for ``num_batches``, and the tokens they held."""
+        start, cpu = time.perf_counter(), time.process_time()
         tokens = sum(next(self._it).size for _ in range(num_batches))
-        return time.perf_counter() - start, tokens
+        return time.perf_counter() - start, time.process_time() - cpu, tokens
+
+
+class LeanBaseline(Baseline):
+    """Plain pyarrow, one pass: each [B, L] batch is one ``np.concatenate`` of int32 column slices into int64
+    (no intermediate int64 copy of the column, no carry buffer): a stronger baseline than :class:`Baseline`."""
+
+    def _batches(self) -> Iterator[np.ndarray]:
+        pending: list[np.ndarray] = []
+        have = 0
+        while True:
+            for path in self.paths:
+                reader = pa.ipc.open_file(pa.memory_map(str(path), "r"))
+                for i in range(reader.num_record_batches):
+                    values = reader.get_batch(i).column("tokens").values.to_numpy()
+                    while len(values):
+                        take = min(self.need - have, len(values))
+                        pending.append(values[:take])
+                        values, have = values[take:], have + take
+                        if have == self.need:
+                            out = np.empty(self.shape, dtype=np.int64)
+                            np.concatenate(pending, out=out.reshape(-1))
+                            yield out
+                            pending, have = [], 0
 
 
 class Timed:
     """A loader iterator timed in rounds (interleaved with the baseline, so machine load hits both alike)."""
 
     def __init__(self, mix: Path, config: LoaderConfig) -> None:
-        self._it = iter(build_loader(mix, config))
+        self._loader = build_loader(mix, config)
+        self._it = iter(self._loader)
         for _ in range(20):  # warm-up: worker start, first pages
             next(self._it)
 
-    def time(self, num_batches: int) -> tuple[float, int]:
-        """Seconds for ``num_batches`` and the real (non-padding) tokens they held."""
-        start = time.perf_counter()
+    def time(self, num_batches: int) -> tuple[float, float, int]:
+        """Wall seconds and CPU seconds for ``num_batches``, and the real (non-padding) tokens they held."""
+        start, cpu = time.perf_counter(), time.process_time()
         real = sum(next(self._it).num_tokens for _ in range(num_batches))
-        return time.perf_counter() - start, real
+        return time.perf_counter() - start, time.process_time() - cpu, real
+
+    def close(self) -> None:
+        self._loader.close()
 
 
 def proportions(mix: Path, config: LoaderConfig, num_batches: int) -> dict[str, np.ndarray]:
@@ -173,6 +204,43 @@ def proportions(mix: Path, config: LoaderConfig, num_batches: int) -> dict[str, 
             "truncated": np.array(list(loader.counters()["truncated"].values()))}
 
 
+def throughput(cfg: BenchConfig, mix: Path, shards: list[Path], B: int, L: int) -> None:
+    print(f"\n== throughput: B={B} (per rank) L={L}; {cfg.rounds} interleaved rounds of {cfg.measure_batches} "
+          "batches; best round (median); CPU = this process's CPU time per batch, median round ==")
+    runs: dict[str, Baseline | Timed] = {"pyarrow baseline": Baseline(shards, B, L),
+                                         "pyarrow one-pass": LeanBaseline(shards, B, L)}
+    for setting in cfg.workers:
+        spec, _, world = setting.partition("@")
+        workers, _, method = spec.partition(":")
+        world_size = int(world or 1)
+        config = LoaderConfig(seq_len=L, global_batch_size=B * world_size, world_size=world_size,
+                              num_workers=int(workers), seed=cfg.seed, prefetch=0 if method == "inline" else 4,
+                              worker_method="process" if method == "process" else "thread")
+        runs[f"loader {setting}"] = Timed(mix, config)
+    rates: dict[str, list[tuple[float, float, float]]] = {name: [] for name in runs}
+    for _ in range(cfg.rounds):
+        for name, run in runs.items():
+            secs, cpu, tokens = run.time(cfg.measure_batches)
+            rates[name].append((cfg.measure_batches / secs, cpu / cfg.measure_batches, tokens / secs))
+    base = np.array(rates["pyarrow baseline"])
+    base_best, base_median, base_cpu = base[:, 0].max(), float(np.median(base[:, 0])), float(np.median(base[:, 1]))
+    lean_cpu = float(np.median(np.array(rates["pyarrow one-pass"])[:, 1]))
+    for name, got in rates.items():
+        arr = np.array(got)
+        bps, cpu, real = arr[:, 0], float(np.median(arr[:, 1])), arr[:, 2]
+        line = (f"{name:22s} {bps.max():8.1f} ({np.median(bps):7.1f}) batches/s {bps.max() * B * L / 1e6:7.1f} M "
+                f"slots/s  CPU {cpu * 1e6:6.0f} us/batch")
+        if not name.startswith("pyarrow"):
+            cpu_ratio = f"{base_cpu / cpu:.3f}x" if "process" not in name else "n/a"
+            lean_ratio = f"{lean_cpu / cpu:.3f}x" if "process" not in name else "n/a"
+            line += (f"  ({real.max() / 1e6:.1f} M real/s)  ratio {bps.max() / base_best:.3f}x "
+                     f"(median {np.median(bps) / base_median:.3f}x, CPU {cpu_ratio}; vs one-pass CPU {lean_ratio})")
+        print(line, flush=True)
+    for run in runs.values():
+        if isinstance(run, Timed):
+            run.close()
+
+
 def main(cfg: BenchConfig) -> None:
     logging.basicConfig(level=logging.WARNING)
     print(f"machine: {platform.node()} {os.cpu_count()} cpus, python {platform.python_version()}")
@@ -182,35 +250,11 @@ def main(cfg: BenchConfig) -> None:
         shards = sorted(Path(tmp).glob("*/*.arrow"))
         size = sum(p.stat().st_size for p in shards)
         print(f"corpora: {len(shards)} shards, {size / 2**20:.0f} MiB, built in {time.perf_counter() - t0:.0f}s")
-        B, L = cfg.global_batch_size, cfg.seq_len
-        print(f"\n== throughput: B={B} L={L}; {cfg.rounds} interleaved rounds of {cfg.measure_batches} batches; "
-              "best round (median) ==")
-        runs: dict[str, Baseline | Timed] = {"pyarrow baseline": Baseline(shards, B, L)}
-        for setting in cfg.workers:
-            spec, _, world = setting.partition("@")
-            workers, _, method = spec.partition(":")
-            world_size = int(world or 1)
-            config = LoaderConfig(seq_len=L, global_batch_size=B * world_size, world_size=world_size,
-                                  num_workers=int(workers), seed=cfg.seed,
-                                  prefetch=0 if method == "inline" else 4,
-                                  worker_method="process" if method == "process" else "thread")
-            runs[f"loader {setting}"] = Timed(mix, config)
-        rates: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
-        for _ in range(cfg.rounds):
-            for name, run in runs.items():
-                secs, tokens = run.time(cfg.measure_batches)
-                rates[name].append((cfg.measure_batches / secs, tokens / secs))
-        base_best = max(r[0] for r in rates["pyarrow baseline"])
-        base_median = float(np.median([r[0] for r in rates["pyarrow baseline"]]))
-        for name, got in rates.items():
-            bps = np.array([r[0] for r in got])
-            real = np.array([r[1] for r in got])
-            slot_best = bps.max() * B * L / 1e6
-            line = (f"{name:24s} {bps.max():8.1f} ({np.median(bps):7.1f}) batches/s  {slot_best:7.2f} M tokens/s")
-            if name != "pyarrow baseline":
-                line += (f" ({real.max() / 1e6:.2f} M real)  ratio {bps.max() / base_best:.3f}x "
-                         f"(median {np.median(bps) / base_median:.3f}x)")
-            print(line)
+        L = cfg.seq_len
+        print(f"components: {len(WEIGHTS)} ({', '.join(f'{n} {w}' for n, w in WEIGHTS.items())} by tokens)")
+        for B in cfg.batch_sizes:
+            throughput(cfg, mix, shards, B, L)
+        B = cfg.batch_sizes[min(1, len(cfg.batch_sizes) - 1)]
         print(f"\n== mixing over {cfg.proportion_batches} batches: B={B} L={cfg.proportion_seq_len}, "
               "weights by tokens ==")
         target = np.array(list(WEIGHTS.values()))
