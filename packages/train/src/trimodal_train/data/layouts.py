@@ -64,7 +64,10 @@ def pack_split(stream: ComponentStream, cursor: Cursor, bounds: np.ndarray, L: i
     last = int(np.searchsorted(ends, need, side="left"))
     ends = ends[: last + 1]
     starts = ends - eff[: last + 1]
-    cuts = np.unique(np.concatenate([starts, ends, np.arange(0, need + 1, L)]))
+    # Span boundaries: document boundaries (starts[i + 1] == ends[i]) and row ends. Both runs are sorted, so a
+    # stable sort merges them in linear time; then drop repeats (empty documents, boundaries on row ends).
+    cuts = np.sort(np.concatenate([starts[:1], ends, np.arange(0, need + 1, L)]), kind="stable")
+    cuts = cuts[np.concatenate([[True], cuts[1:] != cuts[:-1]])]
     cuts = cuts[: np.searchsorted(cuts, need, side="right")]
     a, b = cuts[:-1], cuts[1:]
     doc = np.searchsorted(ends, a, side="right")
