@@ -1,6 +1,6 @@
 """Near-duplicate removal with MinHash-LSH over word n-grams, verified, then connected components.
 
-1. Each element's text becomes a set of word n-gram shingles (lowercased words of letters and digits;
+1. Each element's text becomes a set of word n-gram shingles (lowercased words, punctuation stripped;
    :func:`shingles` is the exact set, used by tests and the benchmark's brute-force reference) and a MinHash
    signature of ``num_bands * rows_per_band`` 32-bit values: each permutation is a multiply-shift hash
    ``(a * x + b) mod 2^64 >> 32`` of the 64-bit shingle hash (Dietzfelbinger et al. 1997; no modulo, so
@@ -22,7 +22,7 @@ datasketch/datatrove are single-machine.
 from __future__ import annotations
 
 import dataclasses
-import re
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
@@ -35,13 +35,13 @@ from trimodal_data.dedup.components import ConnectedComponents
 from trimodal_data.hashing import GOLDEN, mix64
 from trimodal_data.metrics import ReasonCounters
 from trimodal_data.records import Reject
+from trimodal_data.rules.text import PUNCTUATION
 
 NEAR_REASON = "duplicate_near"
 _SHIFT = np.uint64(32)
 MAX_HASH = np.uint64(0xFFFFFFFF)
 _CHUNK = 2048
 _SHINGLES = "shingles"
-_WORD = re.compile(r"\w+(?:['’-]\w+)*")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -88,8 +88,8 @@ class MinHashConfig:
 
 
 def shingle_words(text: str) -> list[str]:
-    """Lowercased words: runs of letters/digits, keeping inner apostrophes and hyphens (``don't``)."""
-    return _WORD.findall(text.lower())
+    """Lowercased whitespace-separated words with surrounding punctuation stripped (C-level maps)."""
+    return list(filter(None, map(str.strip, text.lower().split(), itertools.repeat(PUNCTUATION))))
 
 
 def shingles(text: str, ngram: int) -> set[tuple[str, ...]]:
