@@ -8,7 +8,11 @@ component, the exact-mixing carries and the overlong-pair counters), independent
 Layouts (the shard ``task`` column): a ``text`` component is *packed*: documents are laid end to end
 and cut into rows of exactly ``seq_len`` tokens (a document that crosses a row end continues at the
 start of the component's next row). Any other task is a *pair* component: one example per row, padded
-to ``seq_len``; longer examples are truncated, skipped or rejected as configured.
+to ``seq_len``; longer examples are truncated, skipped or rejected as configured (see ``layouts.py``).
+
+Speed: per-step numpy calls on a few dozen spans were the loader's main cost, so :meth:`GlobalPlanner.next_item`
+plans a chunk of steps at once (each component's rows for all of them in one layout call) and hands the
+items out one by one; the batches and per-step resume states equal those of step-by-step planning.
 """
 
 from __future__ import annotations
@@ -50,7 +54,8 @@ class WorkItem:
 
 
 class GlobalPlanner:
-    """Plans global batches step by step; its state is what the loader checkpoints."""
+    """Plans global batches (several steps per call, handed out one at a time); its state, the position after
+    the last item handed out, is what the loader checkpoints."""
 
     def __init__(
         self,
