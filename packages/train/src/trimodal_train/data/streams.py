@@ -10,8 +10,9 @@ lets a resumed run restart from a single integer per component, and makes world-
 :class:`ShardStore` validates shards with :class:`trimodal_core.ShardReader` (so a missing or corrupt
 shard raises the reader's ``ValueError`` naming the file), then views each memory-mapped file as flat
 numpy arrays and records where every record batch's offsets and values live in it. Hand-written rather
-than using ``pyarrow`` per record batch because the loader gathers a few spans from many rows of many
-record batches per step; one vectorized gather per shard keeps Python out of the per-row path.
+than using ``pyarrow`` per record batch because the loader copies a few spans from many rows of many
+record batches per step: knowing each row's element offsets in the file (:meth:`ShardData.sources`, looked
+up per block of stream ordinals by :meth:`ComponentStream.span`) makes every span a plain numpy view.
 """
 
 from __future__ import annotations
@@ -64,12 +65,6 @@ class ShardData:
     i32: np.ndarray
     u8: np.ndarray
     tasks: frozenset[str]
-
-    def row_starts(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Record batch of each row and the row's first list offset (within that batch's values)."""
-        chunk = np.searchsorted(self.chunk_starts, rows, side="right") - 1
-        at = self.offsets_at[chunk] + (rows - self.chunk_starts[chunk])
-        return chunk, self.i32[at].astype(np.int64)
 
     def lengths(self, rows: np.ndarray) -> np.ndarray:
         """Token count of each row."""
@@ -244,15 +239,6 @@ class ComponentStream:
             shard[in_epoch] = self.shard_ids[order[k]]
             row[in_epoch] = pos - cum[k]
         return shard, row
-
-    def lookup(self, ordinals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Global shard id, row inside the shard and token count of each stream ordinal's example."""
-        shard, row = self.locate(ordinals)
-        lengths = np.empty(len(shard), dtype=np.int64)
-        for s in np.unique(shard):
-            sel = shard == s
-            lengths[sel] = self.store.get(int(s)).lengths(row[sel])
-        return shard, row, lengths
 
     def span(self, start: int, count: int) -> Span:
         """Everything the planner needs about ordinals ``start .. start + count - 1`` (served from a block cache).
