@@ -101,3 +101,12 @@ def test_too_few_readable_images_is_a_value_error(tmp_path: Path) -> None:
         train_image_tokenizer(tmp_path / "imgs", ImageTrainConfig(steps=1, device="cpu"), tmp_path / "out")
     with pytest.raises(ValueError, match="no images found"):
         train_image_tokenizer(tmp_path / "out", ImageTrainConfig(steps=1, device="cpu"), tmp_path / "out2")
+
+
+def test_contract_names_are_importable_from_image_fsq(tmp_path: Path) -> None:
+    from trimodal_tokenizers import image_fsq, image_train
+
+    assert image_fsq.ImageTrainConfig is image_train.ImageTrainConfig
+    with pytest.raises(ValueError, match="image folder not found"):
+        image_fsq.train_image_tokenizer(tmp_path / "missing", ImageTrainConfig(steps=1), tmp_path / "out")
+    assert not (tmp_path / "out").exists()

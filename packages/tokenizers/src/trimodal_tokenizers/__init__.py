@@ -20,6 +20,7 @@ _LAZY = {
     "ImageTokenizer": "trimodal_tokenizers.image_fsq",
     "ImageTokenizerConfig": "trimodal_tokenizers.image_fsq",
     "ImageTrainConfig": "trimodal_tokenizers.image_train",
+    "ImageTrainResult": "trimodal_tokenizers.image_train",
     "train_image_tokenizer": "trimodal_tokenizers.image_train",
 }
 

@@ -15,7 +15,7 @@ import dataclasses
 import json
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -28,6 +28,9 @@ from trimodal_tokenizers.devices import resolve_device
 from trimodal_tokenizers.image_io import DEFAULT_MAX_PIXELS, ImageFit, images_to_uint8, uint8_to_unit, unit_to_images
 from trimodal_tokenizers.image_protocol import IMAGE_META_FILE
 from trimodal_tokenizers.quantizers import FSQ, VQ
+
+if TYPE_CHECKING:
+    from trimodal_tokenizers.image_train import ImageTrainConfig, ImageTrainResult
 
 WEIGHTS_FILE = "model.safetensors"
 IMAGE_FORMAT_VERSION = 1
@@ -268,3 +271,21 @@ def config_from_dict(data: dict[str, Any]) -> ImageTokenizerConfig:
     if unknown:
         raise ValueError(f"unknown image tokenizer config fields {sorted(unknown)}")
     return ImageTokenizerConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def train_image_tokenizer(
+    images_dir_or_list: str | Path | list[Image.Image | str | Path], config: ImageTrainConfig, out_dir: str | Path
+) -> ImageTrainResult:
+    """Train an :class:`ImageTokenizer` (see :func:`trimodal_tokenizers.image_train.train_image_tokenizer`)."""
+    from trimodal_tokenizers import image_train
+
+    return image_train.train_image_tokenizer(images_dir_or_list, config, out_dir)
+
+
+def __getattr__(name: str) -> Any:
+    # The training config lives next to the training loop; re-exported here because the contract names this module.
+    if name in ("ImageTrainConfig", "ImageTrainResult"):
+        from trimodal_tokenizers import image_train
+
+        return getattr(image_train, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

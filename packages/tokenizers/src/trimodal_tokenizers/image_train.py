@@ -239,11 +239,11 @@ def _train(
     images_dir_or_list: str | Path | list[Image.Image | str | Path], config: ImageTrainConfig, out: Path
 ) -> ImageTrainResult:
     start_time = time.perf_counter()
-    ckpt_dir = out / "checkpoints"
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
     tok_cfg = config.tokenizer
     device = resolve_device(config.device)
     pixels, names, rejected = preprocess_items(collect_images(images_dir_or_list, config.max_images), tok_cfg)
+    ckpt_dir = out / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
     if len(pixels) < 2:
         raise ValueError(f"need at least 2 readable images (1 to train, 1 held out), got {len(pixels)}")
     order = numpy_rng(config.seed, "image_train", "split").permutation(len(pixels))
