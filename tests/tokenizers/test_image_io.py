@@ -30,6 +30,8 @@ def test_zero_byte_truncated_and_non_image_files(tmp_path: Path) -> None:
         load_image(tmp_path / "text.png")
     with pytest.raises(ValueError, match="not found"):
         load_image(tmp_path / "missing.png")
+    with pytest.raises(ValueError, match="not a regular file"):
+        load_image(tmp_path)
     with pytest.raises(ValueError, match="member: empty"):
         load_image_bytes(b"", name="member")
 

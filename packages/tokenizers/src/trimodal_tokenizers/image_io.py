@@ -36,6 +36,8 @@ def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Ima
         size = p.stat().st_size
     except FileNotFoundError:
         raise ValueError(f"image file not found: {p}") from None
+    if not p.is_file():
+        raise ValueError(f"{p}: not a regular file")
     if size == 0:
         raise ValueError(f"{p}: empty (0-byte) image file")
     with open(p, "rb") as handle:

@@ -13,7 +13,8 @@ Image codes are flattened row-major. Audio codes ``[K, T]`` are flattened frame-
 codebook's id range of the :class:`~trimodal_core.TokenSpace`. Tokens are *global* ids; the modality of
 task and boundary tokens is ``SPECIAL``. Packing several text examples into one row and padding pairs to a
 fixed length are the trainer's job; :meth:`SequenceLayout.parse` ignores trailing ``pad`` tokens and
-:meth:`SequenceLayout.parse_packed` splits a packed row at its task tokens.
+:meth:`SequenceLayout.parse_packed` splits a packed row at its task tokens. An empty text span (an empty
+document, caption or transcript) or an empty media span is a ValueError: pipelines reject such examples.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class SequenceLayoutConfig:
             raise ValueError(f"SequenceLayoutConfig.audio_interleave: unknown value {self.audio_interleave!r}")
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, eq=False)
 class FormattedSequence:
     """One example as the model sees it."""
 
@@ -71,7 +72,7 @@ class FormattedSequence:
         )
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, eq=False)
 class ParsedSequence:
     """The parts of one example, as *local* ids of each tokenizer."""
 
