@@ -58,8 +58,9 @@ class DemoConfig:
     """Token shares of text, image-text and audio-text in the mixture manifest (a demo choice)."""
     codec_weights: Path | None = None
     """Official DAC weights (.pth) to use instead of a random init; never downloaded."""
-    codec_variant: Literal["16khz", "24khz", "44khz"] = "16khz"
-    """DAC architecture when no weights are given (tiny size uses a small test codec)."""
+    codec_variant: Literal["tiny", "16khz", "24khz", "44khz"] = "tiny"
+    """Architecture of the random-init codec used without ``--codec-weights``. ``tiny`` is fast on a CPU; the
+    official architectures encode only about 1.5 s of audio per second on 2 cores (bench/RESULTS.md)."""
     audio_codebooks: int = 4
     """Residual codebooks kept per audio frame."""
     num_buckets: int = 4
@@ -118,7 +119,7 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
         lambda: demo_steps.train_image(inputs.image_text, tok / "parts" / "image", steps=image_steps,
                                        seed=config.seed),
     )
-    codec = "tiny" if config.size == "tiny" and config.codec_weights is None else config.codec_variant
+    codec = config.codec_variant
     results["audio_codec"] = cache.run(
         "audio_codec",
         {"weights": str(config.codec_weights), "variant": codec, "books": config.audio_codebooks, "seed": config.seed},
