@@ -110,30 +110,29 @@ def build_text(inputs: list[Path], out: Path, bundle: Path, *, num_buckets: int,
     return _corpus_result("corpus_text", summary, out)
 
 
-def build_image_text(inputs: list[Path], out: Path, bundle: Path, *, num_buckets: int, beam_args: list[str]) -> dict:
-    import dataclasses
-
-    from trimodal_data.image_text import ImageTextConfig
-    from trimodal_data.media_pipeline import run_media_pipeline
-
-    base = ImageTextConfig()
-    config = dataclasses.replace(base, write=dataclasses.replace(base.write, num_buckets=num_buckets))
-    summary = run_media_pipeline(kind="image", inputs=[str(p) for p in inputs], output=out, tokenizer=bundle,
-                                 config=config, beam_args=beam_args, name="image_text", overwrite=True)
-    return _corpus_result("corpus_image_text", summary, out)
-
-
-def build_audio_text(inputs: list[Path], out: Path, bundle: Path, *, num_buckets: int, beam_args: list[str]) -> dict:
+def _build_media(kind: str, step: str, inputs: list[Path], out: Path, bundle: Path, *, num_buckets: int,
+                 beam_args: list[str]) -> dict:
     import dataclasses
 
     from trimodal_data.audio_text import AudioTextConfig
+    from trimodal_data.image_text import ImageTextConfig
     from trimodal_data.media_pipeline import run_media_pipeline
 
-    base = AudioTextConfig()
+    base = ImageTextConfig() if kind == "image" else AudioTextConfig()
     config = dataclasses.replace(base, write=dataclasses.replace(base.write, num_buckets=num_buckets))
-    summary = run_media_pipeline(kind="audio", inputs=[str(p) for p in inputs], output=out, tokenizer=bundle,
-                                 config=config, beam_args=beam_args, name="audio_text", overwrite=True)
-    return _corpus_result("corpus_audio_text", summary, out)
+    summary = run_media_pipeline(kind=kind, inputs=[str(p) for p in inputs], output=out, tokenizer=bundle,  # type: ignore[arg-type]
+                                 config=config, beam_args=beam_args, name=out.name, overwrite=True)
+    return _corpus_result(step, summary, out)
+
+
+def build_image_text(inputs: list[Path], out: Path, bundle: Path, *, num_buckets: int, beam_args: list[str]) -> dict:
+    return _build_media("image", "corpus_image_text", inputs, out, bundle, num_buckets=num_buckets,
+                        beam_args=beam_args)
+
+
+def build_audio_text(inputs: list[Path], out: Path, bundle: Path, *, num_buckets: int, beam_args: list[str]) -> dict:
+    return _build_media("audio", "corpus_audio_text", inputs, out, bundle, num_buckets=num_buckets,
+                        beam_args=beam_args)
 
 
 def write_mixture(out: Path, components: dict[str, tuple[Path, float]]) -> dict[str, Any]:
