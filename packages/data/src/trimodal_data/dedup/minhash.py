@@ -41,6 +41,7 @@ NEAR_REASON = "duplicate_near"
 _SHIFT = np.uint64(32)
 MAX_HASH = np.uint64(0xFFFFFFFF)
 _CHUNK = 2048
+_WORD_CACHE_SIZE = 1 << 19
 _SHINGLES = "shingles"
 
 
@@ -115,21 +116,26 @@ class MinHasher:
         rng = numpy_rng(config.seed, "minhash")
         self.a = rng.integers(0, 2**64, size=config.num_perm, dtype=np.uint64, endpoint=False) | np.uint64(1)
         self.b = rng.integers(0, 2**64, size=config.num_perm, dtype=np.uint64, endpoint=False)
+        # word -> xxh64 of its UTF-8 bytes, shared across the documents a worker sees (most words recur
+        # across documents); cleared when it grows past _WORD_CACHE_SIZE so memory stays bounded.
+        self._word_hashes: dict[str, int] = {}
+
+    def _hash_words(self, words: list[str]) -> np.ndarray:
+        cache = self._word_hashes
+        missing = set(words).difference(cache)
+        if missing:
+            if len(cache) + len(missing) > _WORD_CACHE_SIZE:
+                cache.clear()
+                missing = set(words)
+            cache.update(zip(missing, map(xxhash.xxh64_intdigest, map(str.encode, missing)), strict=True))
+        return np.fromiter(map(cache.__getitem__, words), dtype=np.uint64, count=len(words))
 
     def shingle_hashes(self, text: str) -> np.ndarray:
-        """Unique 64-bit hashes of the text's word n-grams."""
+        """Unique 64-bit hashes of the text's word n-grams, sorted."""
         words = shingle_words(text)
         if not words:
             return np.zeros(0, dtype=np.uint64)
-        # Hash each distinct word once (most words repeat within a document): setdefault with a running
-        # index gives each word the position of its first occurrence, all in C.
-        vocab: dict[str, int] = {}
-        first = np.array(list(map(vocab.setdefault, words, range(len(words)))), dtype=np.int64)
-        by_position = np.zeros(len(words), dtype=np.uint64)
-        by_position[list(vocab.values())] = np.fromiter(
-            (xxhash.xxh64_intdigest(w.encode("utf-8")) for w in vocab), dtype=np.uint64, count=len(vocab)
-        )
-        word_hashes = by_position[first]
+        word_hashes = self._hash_words(words)
         n = min(self.config.ngram, len(words))
         count = len(words) - n + 1
         with np.errstate(over="ignore"):
@@ -137,20 +143,30 @@ class MinHasher:
             for k in range(1, n):
                 combined = mix64(combined * GOLDEN) ^ word_hashes[k : k + count]
             combined = mix64(combined)
-        return np.unique(combined)
+        return sorted_unique(combined)
 
     def signature(self, text: str) -> np.ndarray:
         """``num_perm`` uint32 MinHash values (all 0xFFFFFFFF for a text without words)."""
         return self.signature_of_hashes(self.shingle_hashes(text))
 
     def signature_of_hashes(self, hashes: np.ndarray) -> np.ndarray:
-        """The signature of precomputed :meth:`shingle_hashes`."""
-        sig = np.full(self.config.num_perm, MAX_HASH, dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            for start in range(0, len(hashes), _CHUNK):
-                chunk = hashes[start : start + _CHUNK, None]
-                np.minimum(sig, ((chunk * self.a + self.b) >> _SHIFT).min(axis=0), out=sig)
-        return sig.astype(np.uint32)
+        """The signature of precomputed :meth:`shingle_hashes`.
+
+        ``min((a*x + b) >> 32) == min(a*x + b) >> 32`` (the shift is monotonic), so the shift is applied to
+        the ``num_perm`` minima only, and the products are computed in place in a reused buffer.
+        """
+        sig = np.full(self.config.num_perm, np.uint64(0xFFFFFFFFFFFFFFFF), dtype=np.uint64)
+        if len(hashes):
+            rows = min(len(hashes), _CHUNK)
+            buffer = np.empty((rows, self.config.num_perm), dtype=np.uint64)
+            with np.errstate(over="ignore"):
+                for start in range(0, len(hashes), _CHUNK):
+                    chunk = hashes[start : start + _CHUNK, None]
+                    out = buffer[: len(chunk)]
+                    np.multiply(chunk, self.a, out=out)
+                    out += self.b
+                    np.minimum(sig, out.min(axis=0), out=sig)
+        return (sig >> _SHIFT).astype(np.uint32)
 
     def band_keys(self, signature: np.ndarray) -> list[bytes]:
         r = self.config.rows_per_band
@@ -158,6 +174,18 @@ class MinHasher:
             band.to_bytes(2, "little") + xxhash.xxh3_64_digest(signature[band * r : (band + 1) * r].tobytes())
             for band in range(self.config.num_bands)
         ]
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique`` of a 1-d array by sort + neighbour compare (numpy 2.3+'s hash-based ``np.unique`` is
+    ~15x slower on the few-thousand-element uint64 arrays of one document)."""
+    ordered = np.sort(values)
+    if ordered.size < 2:
+        return ordered
+    keep = np.empty(ordered.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
 
 
 def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
@@ -249,13 +277,15 @@ class _Signatures(beam.DoFn):
         element_id = self.id_fn(element)
         hashes = self.hasher.shingle_hashes(self.text_fn(element))
         sig = self.hasher.signature_of_hashes(hashes)
+        # Arrays travel as bytes: Beam's coders encode bytes natively but pickle numpy arrays.
+        sig_bytes = sig.tobytes()
         for key in self.hasher.band_keys(sig):
-            yield key, (element_id, sig)
+            yield key, (element_id, sig_bytes)
         if self.config.verify == "exact":
-            yield beam.pvalue.TaggedOutput(_SHINGLES, (element_id, hashes))
+            yield beam.pvalue.TaggedOutput(_SHINGLES, (element_id, hashes.tobytes()))
 
 
-def _emit_half_edges(element: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str, tuple[str, np.ndarray]]]:
+def _emit_half_edges(element: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str, tuple[str, bytes]]]:
     a, joined = element
     for hashes in joined["shingles"]:
         for b in joined["edge"]:
@@ -271,17 +301,18 @@ class _ExactCheck(beam.DoFn):
 
     def process(self, element: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str, str]]:
         b, joined = element
-        for hashes_b in joined["shingles"]:
-            for a, hashes_a in set_of_halves(joined["half"]):
-                if exact_jaccard(hashes_a, hashes_b) >= self.threshold:
+        for bytes_b in joined["shingles"]:
+            hashes_b = np.frombuffer(bytes_b, dtype=np.uint64)
+            for a, bytes_a in set_of_halves(joined["half"]):
+                if exact_jaccard(np.frombuffer(bytes_a, dtype=np.uint64), hashes_b) >= self.threshold:
                     yield a, b
                 else:
                     self.counters.inc("lsh_edges_rejected_exact")
 
 
-def set_of_halves(halves: Iterable[tuple[str, np.ndarray]]) -> list[tuple[str, np.ndarray]]:
+def set_of_halves(halves: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
     """Distinct (id, hashes) half-edges (the same pair can come from several buckets)."""
-    unique: dict[str, np.ndarray] = {}
+    unique: dict[str, Any] = {}
     for a, hashes in halves:
         unique.setdefault(a, hashes)
     return sorted(unique.items(), key=lambda item: item[0])
@@ -294,8 +325,8 @@ class _BucketEdges(beam.DoFn):
     def setup(self) -> None:
         self.counters = ReasonCounters()
 
-    def process(self, element: tuple[bytes, Iterable[tuple[str, np.ndarray]]]) -> Iterator[tuple[str, str]]:
-        members = list(element[1])
+    def process(self, element: tuple[bytes, Iterable[tuple[str, bytes]]]) -> Iterator[tuple[str, str]]:
+        members = [(element_id, np.frombuffer(sig, dtype=np.uint32)) for element_id, sig in element[1]]
         if len(members) > 1:
             self.counters.inc("lsh_candidate_buckets")
             cfg = self.config
