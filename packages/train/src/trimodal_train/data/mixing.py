@@ -7,8 +7,10 @@ more rows than a packed text component for the same token share.
 
 :func:`exact_counts` is largest-remainder rounding with carried remainders: every batch holds the floor
 or the ceiling of each component's exact share, the fractional rows a component did not get are carried
-into the next batches, and cumulative counts never drift a whole row from the ideal. :func:`stochastic_counts`
-draws each row's component independently from a generator seeded by the step, so it needs no state.
+into the next batches, and cumulative counts never drift a whole row from the ideal; :func:`exact_counts_steps`
+is the same for many consecutive steps in one compiled call (the loader plans steps in chunks, and per-step
+Python calls were a visible share of its cost). :func:`stochastic_counts` draws each row's component
+independently from a generator seeded by the step, so it needs no state.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numba
 import numpy as np
 
 from trimodal_core import numpy_rng
@@ -71,6 +74,12 @@ class WeightSchedule:
             return self._constant.copy()
         return self._row_probs(step)
 
+    def row_probs_steps(self, step: int, num_steps: int) -> np.ndarray:
+        """``row_probs`` of steps ``step .. step + num_steps - 1``, one row per step."""
+        if len(self._steps) == 1:
+            return np.tile(self.row_probs(step), (num_steps, 1))
+        return np.stack([self._row_probs(step + s) for s in range(num_steps)])
+
     def _row_probs(self, step: int) -> np.ndarray:
         w = self.weights(step)
         if self._tokens_per_row is not None:
@@ -104,6 +113,50 @@ def exact_counts(probs: np.ndarray, num_rows: int, carry: np.ndarray) -> tuple[n
         counts_l[i] += 1
         carry_l[i] -= 1.0
     return np.array(counts_l, dtype=np.int64), np.array(carry_l, dtype=np.float64)
+
+
+@numba.njit(cache=True, nogil=True)
+def _exact_counts_steps(probs_SK: np.ndarray, num_rows: int, carry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    num_steps, K = probs_SK.shape
+    counts_SK = np.zeros((num_steps, K), dtype=np.int64)
+    carries_SK = np.zeros((num_steps, K), dtype=np.float64)
+    chosen = np.zeros(K, dtype=np.bool_)
+    c = carry.copy()
+    for s in range(num_steps):
+        left = num_rows
+        num_active = 0
+        for i in range(K):
+            p = probs_SK[s, i]
+            if p > 0:
+                target = num_rows * p
+                whole = math.floor(target)
+                counts_SK[s, i] = whole
+                c[i] = c[i] + (target - whole)
+                left -= whole
+                num_active += 1
+            else:
+                c[i] = 0.0
+        if left < 0 or left > num_active:
+            raise ValueError("exact_counts: row shares do not add up to the batch")
+        # The ``left`` active components with the largest carry, ties in mixture order (as a stable sort).
+        chosen[:] = False
+        for _ in range(left):
+            best = -1
+            for i in range(K):
+                if probs_SK[s, i] > 0 and not chosen[i] and (best < 0 or c[i] > c[best]):
+                    best = i
+            chosen[best] = True
+            counts_SK[s, best] += 1
+            c[best] -= 1.0
+        carries_SK[s] = c
+    return counts_SK, carries_SK
+
+
+def exact_counts_steps(probs_SK: np.ndarray, num_rows: int, carry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`exact_counts` for consecutive steps (row ``s`` of ``probs_SK`` holds step ``s``'s probabilities):
+    the counts ``[S, K]`` and the carry after each step ``[S, K]``, bit-identical to calling it step by step."""
+    return _exact_counts_steps(np.ascontiguousarray(probs_SK, dtype=np.float64), int(num_rows),
+                               np.ascontiguousarray(carry, dtype=np.float64))
 
 
 def stochastic_counts(probs: np.ndarray, num_rows: int, seed: int, step: int) -> np.ndarray:

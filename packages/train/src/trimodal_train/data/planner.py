@@ -28,7 +28,7 @@ import numpy as np
 from trimodal_core import numpy_rng
 from trimodal_train.data.config import LoaderConfig
 from trimodal_train.data.layouts import Cursor, Segments, pack_split, pack_whole, pairs
-from trimodal_train.data.mixing import WeightSchedule, exact_counts, stochastic_counts
+from trimodal_train.data.mixing import WeightSchedule, exact_counts_steps, stochastic_counts
 from trimodal_train.data.streams import ComponentStream
 
 log = logging.getLogger(__name__)
@@ -132,16 +132,13 @@ class GlobalPlanner:
         cfg = self.config
         G, K = cfg.global_batch_size, len(self.names)
         step0 = self.step
-        counts = np.empty((num_steps, K), dtype=np.int64)
-        carries = []
-        for s in range(num_steps):
-            probs = self.schedule.row_probs(step0 + s)
-            if cfg.mixing == "exact":
-                counts[s], self.carry = exact_counts(probs, G, self.carry)
-                carries.append(self.carry)
-            else:
-                counts[s] = stochastic_counts(probs, G, cfg.seed, step0 + s)
-                carries.append(self.carry)
+        probs = self.schedule.row_probs_steps(step0, num_steps)
+        if cfg.mixing == "exact":
+            counts, carries = exact_counts_steps(probs, G, self.carry)
+            self.carry = carries[-1]
+        else:
+            counts = np.stack([stochastic_counts(probs[s], G, cfg.seed, step0 + s) for s in range(num_steps)])
+            carries = np.tile(self.carry, (num_steps, 1))
         bounds = np.cumsum(counts, axis=0)  # rows of each component in steps 0..s
         first_row = np.cumsum(counts, axis=1) - counts  # first (unshuffled) row of each component in its batch
         cursors = [[cur] * num_steps for cur in self.cursors]
@@ -169,13 +166,13 @@ class GlobalPlanner:
             steps_of.append(step)
         segments = Segments.concat(parts)
         step = np.concatenate(steps_of) if len(steps_of) > 1 else steps_of[0]
-        components = [np.repeat(np.arange(K, dtype=np.int64), counts[s]) for s in range(num_steps)]
+        # Component of each row of each step, in mixture order (each step's counts sum to G).
+        components = np.repeat(np.tile(np.arange(K, dtype=np.int64), num_steps), counts.ravel()).reshape(num_steps, G)
         if cfg.interleave_rows:
-            inverse = np.empty((num_steps, G), dtype=np.int64)
-            for s in range(num_steps):
-                order = numpy_rng(cfg.seed, "loader", "rows", step0 + s).permutation(G)
-                inverse[s, order] = np.arange(G)
-                components[s] = components[s][order]
+            orders = np.stack([numpy_rng(cfg.seed, "loader", "rows", step0 + s).permutation(G)
+                               for s in range(num_steps)])
+            inverse = np.argsort(orders, axis=1)  # the inverse of each step's permutation
+            components = np.take_along_axis(components, orders, axis=1)
             segments = dataclasses.replace(segments, out_row=inverse[step, segments.out_row])
         b = cfg.local_batch_size
         lo = cfg.rank * b
@@ -190,19 +187,23 @@ class GlobalPlanner:
         fill_values, fill_counts = _runs(segments, step, edges, rows=b, L=cfg.seq_len,
                                          number_documents=cfg.document_attention)
         edges = edges.tolist()
+        self._log_epochs(counts, cursors, step0)
+        # Per-step resume states, built column-wise (one dict per step and field).
+        names = self.names
+        cursor_rows = zip(*[[list(cur) for cur in cursors[c]] for c in range(K)], strict=True)
+        rows = zip(cursor_rows, carries.tolist(), zip(*truncated, strict=True), zip(*skipped, strict=True), strict=True)
         items = []
-        for s in range(num_steps):
+        for s, (cur, carry, trunc, skip) in enumerate(rows):
             resume = {
                 "format": PLAN_STATE_FORMAT,
                 "step": step0 + s + 1,
-                "cursors": {n: list(cursors[c][s]) for c, n in enumerate(self.names)},
-                "carry": {n: float(x) for n, x in zip(self.names, carries[s], strict=True)},
-                "truncated": {n: truncated[c][s] for c, n in enumerate(self.names)},
-                "skipped": {n: skipped[c][s] for c, n in enumerate(self.names)},
+                "cursors": dict(zip(names, cur, strict=True)),
+                "carry": dict(zip(names, carry, strict=True)),
+                "truncated": dict(zip(names, trunc, strict=True)),
+                "skipped": dict(zip(names, skip, strict=True)),
             }
-            self._log_epochs(counts[s], cursors, s, step0 + s)
             runs = slice(2 * edges[s] + s, 2 * edges[s + 1] + s + 1)
-            items.append(WorkItem(step=step0 + s, row_component=components[s][lo : lo + b],
+            items.append(WorkItem(step=step0 + s, row_component=components[s, lo : lo + b],
                                   segments=segments.take(slice(edges[s], edges[s + 1])),
                                   run_values=fill_values[runs], run_lengths=fill_counts[runs], resume_state=resume))
         self.step = step0 + num_steps
@@ -211,13 +212,16 @@ class GlobalPlanner:
         self.skipped = [skipped[c][-1] for c in range(K)]
         return items
 
-    def _log_epochs(self, counts: np.ndarray, cursors: list[list[Cursor]], s: int, step: int) -> None:
-        for c, count in enumerate(counts.tolist()):
-            if count:
-                epoch = cursors[c][s][0] // self.streams[c].num_examples
-                if epoch > self._epochs_logged[c]:
-                    self._epochs_logged[c] = epoch
-                    log.info("component %r entered epoch %d at step %d", self.names[c], epoch, step)
+    def _log_epochs(self, counts: np.ndarray, cursors: list[list[Cursor]], step0: int) -> None:
+        """Log the first step of the chunk at which a component that contributes rows is in a new epoch."""
+        for c in range(len(self.names)):
+            epochs = np.array([cur[0] for cur in cursors[c]]) // self.streams[c].num_examples
+            later = np.flatnonzero((counts[:, c] > 0) & (epochs > self._epochs_logged[c]))
+            while later.size:
+                s = int(later[0])
+                self._epochs_logged[c] = int(epochs[s])
+                log.info("component %r entered epoch %d at step %d", self.names[c], epochs[s], step0 + s)
+                later = later[epochs[later] > epochs[s]]
 
     def _count(self, c: int, truncated: int, skipped: int) -> None:
         for kind, add, counter in (("truncated", truncated, self.truncated), ("skipped", skipped, self.skipped)):
