@@ -25,10 +25,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from trimodal_core import numpy_rng
+from trimodal_core import derive_seed
 from trimodal_train.data.config import LoaderConfig
 from trimodal_train.data.layouts import Cursor, Segments, pack_split, pack_whole, pairs
 from trimodal_train.data.mixing import WeightSchedule, exact_counts_steps, stochastic_counts
+from trimodal_train.data.permutations import permutations
 from trimodal_train.data.streams import ComponentStream
 
 log = logging.getLogger(__name__)
@@ -169,8 +170,8 @@ class GlobalPlanner:
         # Component of each row of each step, in mixture order (each step's counts sum to G).
         components = np.repeat(np.tile(np.arange(K, dtype=np.int64), num_steps), counts.ravel()).reshape(num_steps, G)
         if cfg.interleave_rows:
-            orders = np.stack([numpy_rng(cfg.seed, "loader", "rows", step0 + s).permutation(G)
-                               for s in range(num_steps)])
+            # Row s: numpy_rng(seed, "loader", "rows", step).permutation(G), for the whole chunk in one call.
+            orders = permutations([derive_seed(cfg.seed, "loader", "rows", step0 + s) for s in range(num_steps)], G)
             inverse = np.argsort(orders, axis=1)  # the inverse of each step's permutation
             components = np.take_along_axis(components, orders, axis=1)
             segments = dataclasses.replace(segments, out_row=inverse[step, segments.out_row])
