@@ -76,16 +76,12 @@ def pack_split(stream: ComponentStream, cursor: Cursor, bounds: np.ndarray, L: i
     out_row = a // L
     # Cursor after the first bounds[s] rows: the document holding token bounds[s] * L, or the next one
     # when a document ends exactly there.
-    cursors = []
     at = bounds * L
-    lasts = np.searchsorted(ends, at, side="left").tolist()
-    for p, k in zip(at.tolist(), lasts, strict=True):
-        if p == 0:
-            cursors.append((n, off))
-        elif ends[k] == p:
-            cursors.append((n + k + 1, 0))
-        else:
-            cursors.append((n + k, int(p - starts[k] + (off if k == 0 else 0))))
+    k = np.searchsorted(ends, at, side="left")  # at <= need <= ends[-1], so k indexes ends
+    exact = ends[k] == at
+    ordinal = np.where(at == 0, n, n + k + exact)
+    offset = np.where(at == 0, off, np.where(exact, 0, at - starts[k] + np.where(k == 0, off, 0)))
+    cursors = list(zip(ordinal.tolist(), offset.tolist(), strict=True))
     segments = Segments(out_row, a - out_row * L, b - a, span.shard[doc], span.token_at[doc] + begin,
                         span.modality_at[doc] + begin)
     return segments, cursors
@@ -181,12 +177,12 @@ def pairs(stream: ComponentStream, cursor: Cursor, bounds: np.ndarray, L: int, p
         parts[0] if len(parts) == 1 else [np.concatenate(f) for f in zip(*parts, strict=True)])
     used = np.concatenate(ordinals)
     truncated_so_far = np.cumsum(np.concatenate(overlongs)) if policy == "truncate" else np.zeros(num_rows, int)
-    cursors, truncated, skipped = [], [], []
-    for k in bounds.tolist():
-        at = used[k - 1] + 1 if k else n0
-        cursors.append((int(at), 0))
-        truncated.append(int(truncated_so_far[k - 1]) if k else 0)
-        skipped.append(int(at - n0 - k))
+    k = np.asarray(bounds, dtype=np.int64)
+    last = np.maximum(k - 1, 0)  # num_rows >= 1: the planner skips components without rows
+    at = np.where(k > 0, used[last] + 1, n0)
+    truncated = np.where(k > 0, truncated_so_far[last], 0).tolist()
+    skipped = (at - n0 - k).tolist()
+    cursors = [(a, 0) for a in at.tolist()]
     segments = Segments(np.arange(num_rows, dtype=np.int64), np.zeros(num_rows, dtype=np.int64), length, shard,
                         token_at, modality_at)
     return PairPlan(segments, cursors, truncated, skipped)
