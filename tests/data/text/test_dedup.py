@@ -138,3 +138,26 @@ def test_minhash_dedup_collapses_a_chain_to_the_smallest_id() -> None:
             equal_to([(f"d{i}", "duplicate_near", "d0") for i in (1, 2, 3)]),
             label="rejects",
         )
+
+
+def test_signature_and_shingle_hashes_equal_the_direct_formulas(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast paths (word-hash cache, sort-based unique, shift after the minimum) give the values of the
+    plain definitions: np.unique of the n-gram hashes, and min over shingles of ``(a*x + b) mod 2^64 >> 32``."""
+    import trimodal_data.dedup.minhash as minhash_module
+
+    texts = [BASE, _edit(BASE, 9, seed=3), "One two", "", "Ünïcode wörds, ünïcode WÖRDS! " * 40]
+    reference = MinHasher(MinHashConfig())
+    hashes = [reference.shingle_hashes(t) for t in texts]
+    # A tiny cache that is cleared between documents must not change any hash.
+    monkeypatch.setattr(minhash_module, "_WORD_CACHE_SIZE", 8)
+    small = MinHasher(MinHashConfig())
+    for text, expected in zip(texts, hashes, strict=True):
+        got = small.shingle_hashes(text)
+        assert np.array_equal(got, expected)
+        assert np.array_equal(got, np.unique(got)) and got.dtype == np.uint64
+    assert len(small._word_hashes) <= 8 + len(set(texts[-1].split()))
+    for h in hashes:
+        with np.errstate(over="ignore"):
+            direct = ((h[:, None] * reference.a + reference.b) >> np.uint64(32)).min(axis=0) if h.size else None
+        expected = np.full(128, 0xFFFFFFFF, np.uint32) if direct is None else direct.astype(np.uint32)
+        assert np.array_equal(reference.signature_of_hashes(h), expected)

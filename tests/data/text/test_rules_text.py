@@ -206,3 +206,17 @@ def test_ngram_index_equals_direct_definitions(seed: int) -> None:
     top, dup = _reference_repetition_chars(words, " ".join(words))
     assert [index.top_ngram_chars(n) for n in (2, 3, 4)] == top
     assert [index.duplicate_ngram_chars(n) for n in range(5, 11)] == dup
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_paragraph_and_line_splits_equal_the_regex_splits(seed: int) -> None:
+    import random
+    import re
+
+    from trimodal_data.rules.text import split_lines, split_paragraphs
+
+    rng = random.Random(seed)
+    for _ in range(300):
+        text = "".join(rng.choice(["a", "b ", "\n", "\n\n", "\n\n\n", " "]) for _ in range(rng.randint(0, 30)))
+        assert split_paragraphs(text) == re.split(r"\n{2,}", text), repr(text)
+        assert split_lines(text) == re.split(r"\n+", text), repr(text)

@@ -122,6 +122,10 @@ class MinHasher:
 
     def _hash_words(self, words: list[str]) -> np.ndarray:
         cache = self._word_hashes
+        try:
+            return np.fromiter(map(cache.__getitem__, words), dtype=np.uint64, count=len(words))
+        except KeyError:
+            pass
         missing = set(words).difference(cache)
         if missing:
             if len(cache) + len(missing) > _WORD_CACHE_SIZE:
