@@ -220,3 +220,29 @@ def test_fast_paragraph_and_line_splits_equal_the_regex_splits(seed: int) -> Non
         text = "".join(rng.choice(["a", "b ", "\n", "\n\n", "\n\n\n", " "]) for _ in range(rng.randint(0, 30)))
         assert split_paragraphs(text) == re.split(r"\n{2,}", text), repr(text)
         assert split_lines(text) == re.split(r"\n+", text), repr(text)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_normalize_fast_paths_equal_the_regex_definitions(seed: int) -> None:
+    """ASCII fast paths (bytes.translate control check, space-run regex) give the general regexes' result."""
+    import random
+    import re
+
+    control = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u2060\ufeff]")
+    hspace = re.compile(r"[^\S\n]{2,}|[^\S \n]")
+
+    def reference(text: str, cfg: NormalizeConfig) -> str:
+        if cfg.strip_control_chars:
+            text = control.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+        if cfg.normalize_whitespace:
+            text = hspace.sub(" ", text.replace("\r\n", "\n").replace("\r", "\n"))
+            text = re.sub(r"\n{3,}", "\n\n", re.sub(r" *\n *", "\n", text)).strip()
+        return text
+
+    rng = random.Random(seed)
+    alphabet = ["a", "b", " ", "  ", "\n", "\t", "\x0b", "\x0c", "\x1c", "\x1f", "\x00", "\x07", "\x7f", "\r"]
+    configs = [NormalizeConfig(unicode_form="none"), NormalizeConfig(unicode_form="none", strip_control_chars=False)]
+    for _ in range(400):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 25)))
+        for cfg in configs:
+            assert normalize_text(text, cfg) == reference(text, cfg), (repr(text), cfg)
