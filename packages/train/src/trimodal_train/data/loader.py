@@ -32,7 +32,7 @@ from trimodal_train.data.batch import Batch
 from trimodal_train.data.config import LoaderConfig
 from trimodal_train.data.materialize import BatchAssembler
 from trimodal_train.data.mixing import WeightSchedule
-from trimodal_train.data.nodes import build_pipeline
+from trimodal_train.data.nodes import build_pipeline, group_size
 from trimodal_train.data.planner import GlobalPlanner, Layout
 from trimodal_train.data.streams import ComponentStream, ShardStore
 
@@ -70,7 +70,7 @@ class MixtureLoader:
         pipeline = self._pipeline = build_pipeline(
             self._planner.clone(), self._assembler, start_state=copy.deepcopy(self._state),
             num_workers=self.config.num_workers, worker_method=self.config.worker_method,
-            prefetch=self.config.prefetch,
+            prefetch=self.config.prefetch, group=group_size(self.config.local_batch_size, self.config.seq_len),
         )
         try:
             for arrays in pipeline:
