@@ -55,9 +55,10 @@ class LoaderConfig:
     num_workers: int = 0
     """Workers that read and assemble batches (0: in the iterating thread's pipeline, no worker pool)."""
     worker_method: WorkerMethod = "thread"
-    """Worker kind: threads (numpy copies release the GIL) or processes."""
+    """Worker kind: threads (the compiled copy loops release the GIL) or processes."""
     prefetch: int = 4
-    """Batches assembled ahead of the consumer (0 disables the prefetch thread)."""
+    """Groups of batches assembled ahead of the consumer (0 disables the prefetch thread); a group holds up to 8
+    consecutive batches and at most 2^20 token slots (see ``nodes.group_size``)."""
     seed: int = 0
     """Root seed of shard orders, shuffles, stochastic mixing and row order."""
     shuffle_buffer: int = 8192
