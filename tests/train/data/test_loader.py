@@ -307,20 +307,6 @@ def test_compressed_shard_is_refused_by_name(make_mixture: MakeMixture, tmp_path
         build_loader(mix, BASE)
 
 
-def test_slice_and_gather_copies_agree(make_mixture: MakeMixture) -> None:
-    loader = build_loader(make_mixture(), dataclasses.replace(BASE, seq_len=256))
-    planner, assembler = loader._planner.clone(), loader._assembler
-    items = [planner.next_item() for _ in range(6)]
-    outputs = []
-    for min_mean_span in (0.0, float("inf")):  # always slices, always gathers
-        assembler.min_mean_span = min_mean_span
-        outputs.append([assembler(item) for item in items])
-    for sliced, gathered in zip(*outputs, strict=True):
-        for key in ("tokens_BL", "modality_BL", "document_ids_BL", "loss_mask_BL"):
-            assert np.array_equal(sliced[key], gathered[key]), key
-    assert any(not out["loss_mask_BL"].all() for out in outputs[0])  # padding was exercised
-
-
 def test_component_mixing_text_and_pairs_is_refused(tmp_path: Path, helpers: types.SimpleNamespace) -> None:
     text = helpers.write_corpus(tmp_path / "a", "a", "text", [20] * 6, num_shards=1)
     pairs = helpers.write_corpus(tmp_path / "b", "b", "t2i", [20] * 6, num_shards=1)
