@@ -12,6 +12,8 @@ datatrove's English word splitter needs NLTK and its punkt data, which cannot be
 baseline gets a whitespace word tokenizer (``str.split``, what our rules use). That makes datatrove
 faster than stock, so the ratio is conservative. datatrove also hands ``str`` to xxhash, which xxhash 4
 refuses; the bench encodes to UTF-8 first (the hash xxhash 3 computed). Its JSONL reader needs orjson.
+Its intermediate JSONL between the filter and dedupe stages is written uncompressed by default (faster for
+datatrove than its gzip default; ``--datatrove-compression gzip`` restores that).
 
 The second part measures dedupe quality: a corpus with planted near duplicates (random word edits, so the
 true Jaccard spreads over about 0.5-1.0, some chained) goes through our ``MinHashDedup``; the reference is
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import bz2
+import functools
 import gzip
 import json
 import os
@@ -158,7 +161,7 @@ def run_ours(corpus: Path, out: Path) -> dict:
     }
 
 
-def run_datatrove(corpus: Path, base: Path) -> dict:
+def run_datatrove(corpus: Path, base: Path, compression: str | None = None) -> dict:
     from datatrove.executor.local import LocalPipelineExecutor
     from datatrove.pipeline.dedup import (
         MinhashDedupBuckets,
@@ -200,7 +203,7 @@ def run_datatrove(corpus: Path, base: Path) -> dict:
     logs = base / "logs"
     stages = [
         ([JsonlReader(str(corpus)), GopherRepetitionFilter(language=words),
-          GopherQualityFilter(language=words), JsonlWriter(str(base / "filtered"))], 1),
+          GopherQualityFilter(language=words), JsonlWriter(str(base / "filtered"), compression=compression)], 1),
         ([JsonlReader(str(base / "filtered")),
           MinhashDedupSignature(output_folder=str(base / "sigs"), config=minhash, language=words)], 1),
         ([MinhashDedupBuckets(input_folder=str(base / "sigs"), output_folder=str(base / "buckets"),
@@ -221,10 +224,10 @@ def run_datatrove(corpus: Path, base: Path) -> dict:
     return {"cpu_s": cpu, "wall_s": wall, "tokenizer_stats": kept.get("stats", {})}
 
 
-def _child(system: str) -> dict:
+def _child(system: str, datatrove_compression: str) -> dict:
     env = {**os.environ, "RAYON_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1",
            "TRIMODAL_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    cmd = [sys.executable, __file__, "--run", system]
+    cmd = [sys.executable, __file__, "--run", system, "--datatrove-compression", datatrove_compression]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"{system} run failed:\n{proc.stderr[-4000:]}")
@@ -324,11 +327,17 @@ def main() -> None:
     parser.add_argument("--dedupe-base", type=int, default=3000)
     parser.add_argument("--dedupe-planted", type=int, default=600)
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--datatrove-compression", choices=["none", "gzip"], default="none",
+                        help="datatrove's intermediate JSONL between its filter and dedupe stages (its default: gzip)")
     args = parser.parse_args()
     if args.run:
         # Warm up on one small file first (imports, lazy initialization: this machine sets
         # PYTHONDONTWRITEBYTECODE, so every process compiles its modules), then measure the full corpus.
-        run = run_ours if args.run == "ours" else run_datatrove
+        if args.run == "ours":
+            run = run_ours
+        else:
+            compression = None if args.datatrove_compression == "none" else args.datatrove_compression
+            run = functools.partial(run_datatrove, compression=compression)
         run(WORK / "warmup", WORK / f"warmup_{args.run}")
         print(json.dumps(run(WORK / "corpus", WORK / f"out_{args.run}")))
         return
@@ -338,7 +347,7 @@ def main() -> None:
     if not args.skip_throughput:
         rows = {}
         for system in ("ours", "datatrove"):
-            rows[system] = r = _child(system)
+            rows[system] = r = _child(system, args.datatrove_compression)
             r["docs_per_cpu_s"] = meta["docs"] / r["cpu_s"]
             r["mb_per_cpu_s"] = meta["mb"] / r["cpu_s"]
             print(f"{system:>10}: wall {r['wall_s']:7.1f} s, cpu {r['cpu_s']:7.1f} s, "
