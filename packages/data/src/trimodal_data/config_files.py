@@ -97,3 +97,13 @@ def to_jsonable(config: Any) -> Any:
     if isinstance(config, dict):
         return {str(k): to_jsonable(v) for k, v in config.items()}
     return config
+
+
+def config_path_from_argv(argv: list[str]) -> Path | None:
+    """The value of ``--config FILE`` / ``--config=FILE`` in a raw argument list (read before tyro parses)."""
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            return Path(argv[i + 1])
+        if arg.startswith("--config="):
+            return Path(arg.split("=", 1)[1])
+    return None

@@ -22,7 +22,7 @@ import tyro
 
 from trimodal_core import setup_logging
 from trimodal_data.audio_text import AudioTextConfig
-from trimodal_data.config_files import load_config_file
+from trimodal_data.config_files import config_path_from_argv, load_config_file
 from trimodal_data.image_text import ImageTextConfig
 from trimodal_data.metrics import format_summary
 
@@ -76,20 +76,11 @@ class AudioTextCommandConfig:
     """Stage settings."""
 
 
-def _config_path(argv: list[str]) -> Path | None:
-    for i, arg in enumerate(argv):
-        if arg == "--config" and i + 1 < len(argv):
-            return Path(argv[i + 1])
-        if arg.startswith("--config="):
-            return Path(arg.split("=", 1)[1])
-    return None
-
-
 def parse(argv: list[str], kind: str) -> tuple[Any, list[str]]:
     """(our config, the Beam arguments) for ``kind`` ``image`` or ``audio``."""
     command = ImageTextCommandConfig if kind == "image" else AudioTextCommandConfig
     stage_cls: Any = ImageTextConfig if kind == "image" else AudioTextConfig
-    path = _config_path(argv)
+    path = config_path_from_argv(argv)
     stages = load_config_file(stage_cls, path) if path is not None else stage_cls()
     default = command(input=tyro.MISSING, output=tyro.MISSING, tokenizer=tyro.MISSING, stages=stages)
     config, beam_args = tyro.cli(

@@ -16,19 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.runners.runner import PipelineState
 
-from trimodal_core import CorpusManifest, package_versions
+from trimodal_core import package_versions
 from trimodal_data.audio_text import PIPELINE_NAME as AUDIO_PIPELINE
 from trimodal_data.audio_text import AudioTextConfig, TokenizeAudioText, filter_and_dedupe_audio
 from trimodal_data.config_files import to_jsonable
 from trimodal_data.image_text import PIPELINE_NAME as IMAGE_PIPELINE
 from trimodal_data.image_text import ImageTextConfig, TokenizeImageText, filter_and_dedupe_images
-from trimodal_data.metrics import query_counters
 from trimodal_data.pipeline_options import make_pipeline_options
+from trimodal_data.pipeline_run import run_to_summary
 from trimodal_data.readers.media_inputs import MediaKind, MediaUnit, plan_media_units, read_media_unit
 from trimodal_data.transforms.read import ReadFiles
-from trimodal_data.transforms.write import MANIFEST_FILE, WriteCorpus, prepare_output_dir
+from trimodal_data.transforms.write import WriteCorpus, prepare_output_dir
 
 log = logging.getLogger(__name__)
 MediaConfig = ImageTextConfig | AudioTextConfig
@@ -136,15 +135,4 @@ def run_media_pipeline(
         model_size=model_size,
         clip_checkpoint=clip,
     )
-    result = pipeline.run()
-    state = result.wait_until_finish()
-    if state not in (PipelineState.DONE, None):
-        raise RuntimeError(f"{kind}-text pipeline ended in state {state}")
-    counters = query_counters(result)
-    if counters:
-        log.info("counters: %s", counters)
-    manifest = CorpusManifest.load(out / MANIFEST_FILE)
-    summary = dict(manifest.provenance["summary"])
-    if not summary["balanced"]:
-        log.error("inputs are not all accounted for: %s", summary)
-    return summary
+    return run_to_summary(pipeline, out, label=f"{kind}-text")

@@ -21,7 +21,7 @@ from typing import Annotated
 import tyro
 
 from trimodal_core import setup_logging
-from trimodal_data.config_files import load_config_file
+from trimodal_data.config_files import config_path_from_argv, load_config_file
 from trimodal_data.metrics import format_summary
 from trimodal_data.text_pipeline import TextPipelineConfig, run_text_pipeline
 
@@ -50,18 +50,9 @@ class TextCommandConfig:
     """Stage settings (flags without a prefix: ``--filters.language.allow en de``, ``--write.num-buckets 8``)."""
 
 
-def _config_path(argv: list[str]) -> Path | None:
-    for i, arg in enumerate(argv):
-        if arg == "--config" and i + 1 < len(argv):
-            return Path(argv[i + 1])
-        if arg.startswith("--config="):
-            return Path(arg.split("=", 1)[1])
-    return None
-
-
 def parse(argv: list[str]) -> tuple[TextCommandConfig, list[str]]:
     """(our config, the Beam arguments)."""
-    path = _config_path(argv)
+    path = config_path_from_argv(argv)
     stages = load_config_file(TextPipelineConfig, path) if path is not None else TextPipelineConfig()
     default = TextCommandConfig(input=tyro.MISSING, output=tyro.MISSING, tokenizer=tyro.MISSING, stages=stages)
     config, beam_args = tyro.cli(

@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.runners.runner import PipelineState
 
-from trimodal_core import CorpusManifest, package_versions
+from trimodal_core import package_versions
 from trimodal_data.config_files import to_jsonable
 from trimodal_data.dedup.exact import ExactDedup, text_key
 from trimodal_data.dedup.minhash import MinHashConfig, MinHashDedup
-from trimodal_data.metrics import query_counters
 from trimodal_data.pipeline_options import make_pipeline_options
+from trimodal_data.pipeline_run import run_to_summary
 from trimodal_data.readers.files import InputFile, list_input_files
 from trimodal_data.readers.text import SUPPORTED_SUFFIXES, TextReadConfig, read_text_file
 from trimodal_data.records import Document
@@ -32,7 +31,7 @@ from trimodal_data.rules.text_filters import TextFiltersConfig
 from trimodal_data.transforms.filter import FilterText
 from trimodal_data.transforms.read import ReadFiles
 from trimodal_data.transforms.tokenize import TokenizeConfig, TokenizeText
-from trimodal_data.transforms.write import MANIFEST_FILE, WriteConfig, WriteCorpus, prepare_output_dir
+from trimodal_data.transforms.write import WriteConfig, WriteCorpus, prepare_output_dir
 
 _log = logging.getLogger(__name__)
 PIPELINE_NAME = "trimodal_data.text"
@@ -137,15 +136,4 @@ def run_text_pipeline(
         token_space=bundle.token_space.to_dict(),
         provenance=provenance,
     )
-    result = pipeline.run()
-    state = result.wait_until_finish()
-    if state not in (PipelineState.DONE, None):
-        raise RuntimeError(f"text pipeline ended in state {state}")
-    counters = query_counters(result)
-    if counters:
-        _log.info("counters: %s", counters)
-    manifest = CorpusManifest.load(out / MANIFEST_FILE)
-    summary = dict(manifest.provenance["summary"])
-    if not summary["balanced"]:
-        _log.error("documents are not all accounted for: %s", summary)
-    return summary
+    return run_to_summary(pipeline, out, label="text")
