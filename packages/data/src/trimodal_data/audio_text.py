@@ -30,7 +30,7 @@ from trimodal_data.decode.audio import AudioDecodeConfig, decode_audio, pcm_dige
 from trimodal_data.decode.errors import DecodeError
 from trimodal_data.dedup.exact import ExactDedup
 from trimodal_data.dedup.minhash import MinHashConfig, MinHashDedup
-from trimodal_data.media_batches import FixedBatches
+from trimodal_data.media_batches import TokenizeBatches, TokenizeBatchFn
 from trimodal_data.media_sample import MediaReaderConfig, MediaSample
 from trimodal_data.metrics import ReasonCounters
 from trimodal_data.records import Reject
@@ -138,24 +138,21 @@ class DecodeAudio(beam.PTransform):
         )
 
 
-class _TokenizeAudioText(beam.DoFn):
+class _TokenizeAudioText(TokenizeBatchFn):
+    modality = "audio"
+
     def __init__(self, bundle_dir: str, pad_to_seconds: float) -> None:
-        self.bundle_dir = bundle_dir
+        super().__init__(bundle_dir)
         self.pad_to_seconds = pad_to_seconds
 
     def setup(self) -> None:
         import torch
 
-        from trimodal_tokenizers.bundle import TokenizerBundle
-
         # Denormal floats in conv activations near silence made CPU encoding ~3x slower (measured here).
         torch.set_flush_denormal(True)
-        self.bundle = TokenizerBundle.load(self.bundle_dir)
-        if self.bundle.audio is None:
-            raise ValueError(f"tokenizer bundle {self.bundle_dir} has no audio tokenizer")
-        self.counters = ReasonCounters()
+        super().setup()
 
-    def process(self, batch: list[AudioItem]) -> Iterator[ShardRecord]:
+    def format_batch(self, batch: list[AudioItem]) -> Iterator[ShardRecord]:
         codec = self.bundle.audio
         assert codec is not None
         grid = max(codec.hop_length, round(self.pad_to_seconds * codec.sample_rate))
@@ -164,26 +161,15 @@ class _TokenizeAudioText(beam.DoFn):
         codes = [c[:, : -(-len(item.samples) // codec.hop_length)] for c, item in zip(full, batch, strict=True)]
         transcripts = self.bundle.text.encode_batch([item.transcript for item in batch])
         for item, text_ids, audio_codes in zip(batch, transcripts, codes, strict=True):
-            record = self.bundle.layout.audio_text(text_ids, audio_codes).to_record(item.example_id, item.source)
-            self.counters.inc("tokens", len(record.tokens))
-            yield record
+            yield self.bundle.layout.audio_text(text_ids, audio_codes).to_record(item.example_id, item.source)
 
 
-class TokenizeAudioText(beam.PTransform):
+class TokenizeAudioText(TokenizeBatches):
     """``PCollection[AudioItem]`` -> ``PCollection[ShardRecord]`` (task ``t2s``)."""
 
     def __init__(self, bundle_dir: str, config: AudioTextConfig) -> None:
-        super().__init__()
-        self.bundle_dir = bundle_dir
-        self.config = config
-
-    def expand(self, items: beam.PCollection) -> beam.PCollection:
-        c = self.config
-        return (
-            items
-            | "Batch" >> FixedBatches(id_fn=_item_id, batch_size=c.batch_size, num_buckets=c.num_batch_buckets)
-            | "Encode" >> beam.ParDo(_TokenizeAudioText(self.bundle_dir, c.pad_to_seconds))
-        )
+        super().__init__(_TokenizeAudioText(bundle_dir, config.pad_to_seconds), id_fn=_item_id,
+                         batch_size=config.batch_size, num_buckets=config.num_batch_buckets)
 
 
 _item_id = operator.attrgetter("example_id")

@@ -32,7 +32,7 @@ from trimodal_data.decode.image import ImageDecodeConfig, decode_image, pixel_di
 from trimodal_data.dedup.embedding import EmbeddingDedupConfig, thumbnail_embedding
 from trimodal_data.dedup.exact import ExactDedup
 from trimodal_data.dedup.perceptual import PerceptualDedupConfig, phash64
-from trimodal_data.media_batches import FixedBatches
+from trimodal_data.media_batches import FixedBatches, TokenizeBatches, TokenizeBatchFn
 from trimodal_data.media_dedup import DedupByEdges, EmbeddingEdges, PhashEdges
 from trimodal_data.media_sample import MediaReaderConfig, MediaSample
 from trimodal_data.metrics import ReasonCounters
@@ -203,43 +203,23 @@ class ClipScore(beam.PTransform):
         )
 
 
-class _TokenizeImageText(beam.DoFn):
-    def __init__(self, bundle_dir: str) -> None:
-        self.bundle_dir = bundle_dir
+class _TokenizeImageText(TokenizeBatchFn):
+    modality = "image"
 
-    def setup(self) -> None:
-        from trimodal_tokenizers.bundle import TokenizerBundle
-
-        self.bundle = TokenizerBundle.load(self.bundle_dir)
-        if self.bundle.image is None:
-            raise ValueError(f"tokenizer bundle {self.bundle_dir} has no image tokenizer")
-        self.counters = ReasonCounters()
-
-    def process(self, batch: list[ImageItem]) -> Iterator[ShardRecord]:
+    def format_batch(self, batch: list[ImageItem]) -> Iterator[ShardRecord]:
         assert self.bundle.image is not None
         codes = self.bundle.image.encode_batch([item.image() for item in batch])
         captions = self.bundle.text.encode_batch([item.caption for item in batch])
         for item, caption_ids, image_codes in zip(batch, captions, codes, strict=True):
-            record = self.bundle.layout.image_text(caption_ids, image_codes).to_record(item.example_id, item.source)
-            self.counters.inc("tokens", len(record.tokens))
-            yield record
+            yield self.bundle.layout.image_text(caption_ids, image_codes).to_record(item.example_id, item.source)
 
 
-class TokenizeImageText(beam.PTransform):
+class TokenizeImageText(TokenizeBatches):
     """``PCollection[ImageItem]`` -> ``PCollection[ShardRecord]`` (task ``t2i``)."""
 
     def __init__(self, bundle_dir: str, config: ImageTextConfig) -> None:
-        super().__init__()
-        self.bundle_dir = bundle_dir
-        self.config = config
-
-    def expand(self, items: beam.PCollection) -> beam.PCollection:
-        c = self.config
-        return (
-            items
-            | "Batch" >> FixedBatches(id_fn=_item_id, batch_size=c.batch_size, num_buckets=c.num_batch_buckets)
-            | "Encode" >> beam.ParDo(_TokenizeImageText(self.bundle_dir))
-        )
+        super().__init__(_TokenizeImageText(bundle_dir), id_fn=_item_id, batch_size=config.batch_size,
+                         num_buckets=config.num_batch_buckets)
 
 
 _item_id = operator.attrgetter("example_id")
