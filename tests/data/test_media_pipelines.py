@@ -150,6 +150,15 @@ def image_inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], d
     return [str(root / "pairs.tar"), str(broken)], expected, clusters
 
 
+def _count_image_inputs(inputs: list[str]) -> int:
+    """Samples in the inputs, counted without the pipeline: distinct member stems of the tar plus distinct
+    file stems of the folder (an image and its caption are one sample)."""
+    tar_path, folder = Path(inputs[0]), Path(inputs[1])
+    with tarfile.open(tar_path) as handle:
+        tar_keys = {name.rsplit(".", 1)[0] for name in handle.getnames()}
+    return len(tar_keys) + len({p.stem for p in folder.iterdir()})
+
+
 def _check_accounting(corpus: Path, num_inputs: int) -> tuple[dict[str, str], set[str]]:
     manifest, rejects, kept = _outcome(corpus)
     summary = manifest.provenance["summary"]
@@ -165,7 +174,8 @@ def test_image_text_pipeline_end_to_end(bundle_dir: Path, image_inputs: tuple, t
     out = tmp_path / "in_process"
     summary = run_media_pipeline(kind="image", inputs=inputs, output=out, tokenizer=bundle_dir, config=config,
                                  name="corpus")
-    num_inputs = summary["read"]
+    num_inputs = _count_image_inputs(inputs)
+    assert summary["read"] == num_inputs
     rejects, kept = _check_accounting(out, num_inputs)
     for example_id, reason in expected.items():
         assert rejects.get(example_id) == reason, example_id

@@ -58,7 +58,12 @@ def test_size_mismatch_is_rejected(text_tokenizer: TextTokenizer) -> None:
         TokenizerBundle(token_space=space, text=text_tokenizer)
 
 
-def test_bundle_fingerprint_is_deterministic(text_tokenizer: TextTokenizer) -> None:
-    a, b = TokenizerBundle.build(text=text_tokenizer), TokenizerBundle.build(text=text_tokenizer)
-    assert a.fingerprint == b.fingerprint
-    assert np.array_equal(a.layout.text(np.array([1])).tokens, b.layout.text(np.array([1])).tokens)
+def test_bundle_fingerprint_is_deterministic(text_tokenizer: TextTokenizer, tmp_path: Path) -> None:
+    """A saved bundle loads with the same fingerprint and layout in a fresh process."""
+    a = TokenizerBundle.build(text=text_tokenizer)
+    a.save(tmp_path / "bundle")
+    code = ("import sys; from trimodal_tokenizers.bundle import TokenizerBundle; import numpy as np; "
+            "b = TokenizerBundle.load(sys.argv[1]); print(b.fingerprint, *b.layout.text(np.array([1])).tokens)")
+    out = subprocess.check_output([sys.executable, "-c", code, str(tmp_path / "bundle")], text=True).split()
+    assert out[0] == a.fingerprint
+    assert [int(t) for t in out[1:]] == a.layout.text(np.array([1])).tokens.tolist()
