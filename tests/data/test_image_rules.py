@@ -67,6 +67,8 @@ def test_random_clip_checkpoint_scores(tmp_path: Path) -> None:
     assert not np.allclose(other, image_emb)
     config = ImageRulesConfig(min_clip_score=float(scores.max()) + 1e-3)
     assert all(clip_score_reason(float(s), config) == "clip_score_low" for s in scores)
+    passing = ImageRulesConfig(min_clip_score=float(scores.max()) - 1e-3)
+    assert clip_score_reason(float(scores.max()), passing) is None
 
 
 def test_checkpoint_validation(tmp_path: Path) -> None:

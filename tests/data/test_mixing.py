@@ -94,5 +94,6 @@ def test_mix_rejects_duplicate_names(tmp_path: Path) -> None:
     b = _corpus(tmp_path / "b", "same", _space())
     with pytest.raises(ValueError, match="unique"):
         build_mixture(MixConfig(component=(f"{a}:1", f"{b}:1"), out=tmp_path / "mix.json"))
-    build_mixture(MixConfig(component=(f"{a}:1", f"other={b}:1"), out=tmp_path / "mix.json"))
+    mixture = build_mixture(MixConfig(component=(f"{a}:1", f"other={b}:1"), out=tmp_path / "mix.json"))
+    assert [c.name for c in mixture.components] == ["same", "other"]
 
