@@ -40,7 +40,7 @@ def test_package_imports_alone(package: str, tmp_path: Path) -> None:
     env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(tmp_path / "venv")}
     env.pop("VIRTUAL_ENV", None)
     subprocess.run(
-        ["uv", "sync", "--locked", "--package", f"trimodal-{package}", "--no-dev", "--quiet"],
+        ["uv", "sync", "--locked", "--offline", "--package", f"trimodal-{package}", "--no-dev", "--quiet"],
         cwd=ROOT, env=env, check=True, timeout=600,
     )
     python = tmp_path / "venv" / "bin" / "python"
