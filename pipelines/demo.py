@@ -45,7 +45,7 @@ class DemoConfig:
     out: Path = Path("demo_out")
     """Output folder (tokenizers/, corpora/, mixture.json, summary.json)."""
     size: DemoSize = "default"
-    """``default``: all embedded corpora; ``tiny``: a small slice of each, for CI (about a minute)."""
+    """``default``: all embedded corpora; ``tiny``: a small slice of each, for CI (about 25 s on 2 cores)."""
     force: bool = False
     """Redo every step instead of reusing finished ones."""
     seed: int = 0
