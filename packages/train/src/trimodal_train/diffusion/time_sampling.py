@@ -1,0 +1,107 @@
+"""Diffusion times for a whole optimizer step: one ``t`` per (global row, modality), independent of world size.
+
+Global rows. An optimizer step covers ``G = global_batch_size * grad_accum`` rows. Row ``r`` of the batch a
+rank holds at accumulation micro-step ``a`` is global row
+``a * global_batch_size + rank * (global_batch_size // world_size) + r`` (:func:`global_row_offset`; the
+loader slices each global batch contiguously by rank). Everything random in the objective is a pure function
+of ``(seed, step, global row)``, so each rank computes its own slice and the union over ranks and
+micro-steps is the same for any world size.
+
+Uniforms ``u[g, m] in [0, 1)`` per modality ``m`` (generator seeded by ``derive_seed(seed, "diffusion/time",
+step, m)``), over ``U`` units (``U = G``, or ``G / 2`` under anti-masking, where rows ``2k, 2k+1`` are one
+unit and share ``u``):
+
+* ``stratified``: ``u[g] = (perm_m(g) + v_m) / U`` with a random permutation ``perm_m`` of the units and one
+  shift ``v_m ~ U[0, 1)`` per modality (a randomly shifted lattice, VDM/MD4's low-discrepancy sampler, with
+  rows permuted so that no row position of the loader gets systematically small times). Exactly one unit
+  per stratum ``[j / U, (j + 1) / U)``.
+* ``antithetic``: units in consecutive pairs ``(2j, 2j + 1)`` get ``(a_j, 1 - a_j)`` with ``a_j`` stratified
+  over the ``U / 2`` pairs as above.
+* ``iid``: independent ``U[0, 1)``.
+
+Times: ``t = lo + (hi - lo) * u`` with ``(lo, hi) = schedule.time_range(anti_masking=...)``, that is
+``[eps, 1]`` (``[eps, t_max]`` for anti-masking leaders, see ``schedules.py``). The loss weight is ``w(t)``
+with no ``(hi - lo)`` Jacobian (as MDLM): the estimator is the mean of the ELBO integrand over the clamped
+range, which for the linear schedule and a context-free model is exactly the full ``[0, 1]`` integral.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from trimodal_core import derive_seed
+from trimodal_train.diffusion.config import NUM_MODALITIES, DiffusionConfig, TimeSampling
+
+
+def global_row_offset(*, micro_step: int, rank: int, world_size: int, global_batch_size: int) -> int:
+    """Global row index (within the optimizer step) of the first row a rank holds at a micro-step."""
+    if world_size < 1 or global_batch_size % world_size:
+        raise ValueError(f"global_batch_size {global_batch_size} is not a multiple of world_size {world_size}")
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank {rank} outside [0, {world_size})")
+    if micro_step < 0:
+        raise ValueError(f"micro_step must be >= 0, got {micro_step}")
+    return micro_step * global_batch_size + rank * (global_batch_size // world_size)
+
+
+def _generator(seed: int, step: int, modality: int) -> torch.Generator:
+    return torch.Generator(device="cpu").manual_seed(derive_seed(seed, "diffusion/time", step, modality))
+
+
+def _stratified(num: int, gen: torch.Generator) -> torch.Tensor:
+    perm = torch.randperm(num, generator=gen).to(torch.float64)
+    shift = torch.rand((), generator=gen, dtype=torch.float64)
+    # (j + v) / U can round up to exactly 1.0 in float64 for the top stratum; keep u < 1.
+    return ((perm + shift) / num).clamp(max=1.0 - 2.0**-53)
+
+
+def sample_uniforms(
+    method: TimeSampling,
+    *,
+    seed: int,
+    step: int,
+    num_rows: int,
+    num_modalities: int = NUM_MODALITIES,
+    paired: bool = False,
+) -> torch.Tensor:
+    """``float64 [num_rows, num_modalities]`` uniforms in ``[0, 1)`` for one optimizer step (module docstring).
+
+    ``paired``: rows ``2k`` and ``2k + 1`` are one unit and get the same value (anti-masking).
+    """
+    if num_rows < 1:
+        raise ValueError(f"num_rows must be >= 1, got {num_rows}")
+    if paired and num_rows % 2:
+        raise ValueError(f"anti-masking needs an even number of rows per optimizer step, got {num_rows}")
+    units = num_rows // 2 if paired else num_rows
+    if method == "antithetic" and units % 2:
+        need = "a multiple of 4 rows (anti-masking)" if paired else "an even number of rows"
+        raise ValueError(f"antithetic time sampling needs {need} per optimizer step, got {num_rows}")
+    columns = []
+    for m in range(num_modalities):
+        gen = _generator(seed, step, m)
+        if method == "stratified":
+            u = _stratified(units, gen)
+        elif method == "antithetic":
+            a = _stratified(units // 2, gen)
+            u = torch.stack([a, 1.0 - a], dim=1).reshape(-1).clamp(max=1.0 - 2.0**-53)
+        elif method == "iid":
+            u = torch.rand(units, generator=gen, dtype=torch.float64)
+        else:
+            raise ValueError(f"unknown time sampling {method!r}; use stratified, antithetic or iid")
+        columns.append(u.repeat_interleave(2) if paired else u)
+    return torch.stack(columns, dim=1)
+
+
+def sample_times(config: DiffusionConfig, *, seed: int, step: int, num_rows: int) -> torch.Tensor:
+    """``float64 [num_rows, 3]`` times ``t[g, m]`` of the whole optimizer step (leader times under anti-masking).
+
+    Slice it by global row: ``sample_times(...)[offset : offset + B]``; :func:`trimodal_train.diffusion.corrupt`
+    does this itself.
+    """
+    u_GM = sample_uniforms(
+        config.time_sampling, seed=seed, step=step, num_rows=num_rows, paired=config.anti_masking
+    )
+    lo_hi = [s.time_range(anti_masking=config.anti_masking) for s in config.build_schedules()]
+    lo_M = torch.tensor([lo for lo, _ in lo_hi], dtype=torch.float64)
+    hi_M = torch.tensor([hi for _, hi in lo_hi], dtype=torch.float64)
+    return lo_M + (hi_M - lo_M) * u_GM
