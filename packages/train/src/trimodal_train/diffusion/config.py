@@ -14,7 +14,7 @@ from trimodal_core import Modality
 from trimodal_train.diffusion.schedules import Schedule, ScheduleConfig, build_schedule
 from trimodal_train.diffusion.spans import SPECIAL_SPAN_MODALITY
 
-TimeSampling = Literal["stratified", "antithetic", "iid"]
+TimeSampling = Literal["stratified", "lattice", "antithetic", "iid"]
 MODALITY_NAMES: tuple[str, ...] = ("text", "image", "audio")
 """Names of the loss modalities, in ``_M`` order."""
 CONTENT_MODALITIES: tuple[Modality, ...] = (Modality.TEXT, Modality.IMAGE, Modality.AUDIO)
@@ -35,7 +35,8 @@ class DiffusionConfig:
     Values may be ``ScheduleConfig`` or plain dicts of its fields (from JSON/TOML)."""
     time_sampling: TimeSampling = "stratified"
     """How the optimizer step's times are drawn: ``stratified`` (one per stratum of the global batch, per
-    modality), ``antithetic`` (rows in ``(u, 1 - u)`` pairs, pairs stratified) or ``iid``."""
+    modality, jittered), ``lattice`` (one per stratum, one shared shift), ``antithetic`` (rows in
+    ``(u, 1 - u)`` pairs, pairs stratified) or ``iid``; see ``time_sampling.py``."""
     anti_masking: bool = False
     """Complementary-mask pairs: rows ``2k`` and ``2k+1`` must be the same example (see
     ``masking.duplicate_rows``); row ``2k+1`` is masked exactly where row ``2k`` is not [ours]."""
@@ -69,10 +70,10 @@ class DiffusionConfig:
                 raise ValueError(f"DiffusionConfig.schedules[{name!r}] must be a ScheduleConfig, got {value!r}")
             resolved[name] = value
         object.__setattr__(self, "schedules", resolved)
-        if self.time_sampling not in ("stratified", "antithetic", "iid"):
+        if self.time_sampling not in ("stratified", "lattice", "antithetic", "iid"):
             raise ValueError(
                 f"DiffusionConfig.time_sampling: unknown value {self.time_sampling!r}; "
-                "use stratified, antithetic or iid"
+                "use stratified, lattice, antithetic or iid"
             )
         p = self.condition_dropout
         if not (isinstance(p, int | float) and math.isfinite(p) and 0.0 <= p <= 1.0):

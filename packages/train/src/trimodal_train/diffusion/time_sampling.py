@@ -11,12 +11,15 @@ Uniforms ``u[g, m] in [0, 1)`` per modality ``m`` (generator seeded by ``derive_
 step, m)``), over ``U`` units (``U = G``, or ``G / 2`` under anti-masking, where rows ``2k, 2k+1`` are one
 unit and share ``u``):
 
-* ``stratified``: ``u[g] = (perm_m(g) + v_m) / U`` with a random permutation ``perm_m`` of the units and one
-  shift ``v_m ~ U[0, 1)`` per modality (a randomly shifted lattice, VDM/MD4's low-discrepancy sampler, with
-  rows permuted so that no row position of the loader gets systematically small times). Exactly one unit
-  per stratum ``[j / U, (j + 1) / U)``.
+* ``stratified`` (default): ``u[g] = (perm_m(g) + v[g, m]) / U`` with a random permutation ``perm_m`` of the
+  units (so no row position of the loader gets systematically small times) and an independent jitter
+  ``v[g, m] ~ U[0, 1)`` per unit: exactly one unit per stratum ``[j / U, (j + 1) / U)``. For a smooth
+  integrand the variance of the step's mean is ``O(U^-3)``.
+* ``lattice``: the same with one shift ``v_m`` shared by all units (VDM/MD4's randomly shifted lattice, the
+  contract's first formula): also one unit per stratum, but ``O(U^-2)`` for a non-periodic integrand
+  (measured in ``bench/bench_loss_variance.py``).
 * ``antithetic``: units in consecutive pairs ``(2j, 2j + 1)`` get ``(a_j, 1 - a_j)`` with ``a_j`` stratified
-  over the ``U / 2`` pairs as above.
+  (jittered) over the ``U / 2`` pairs.
 * ``iid``: independent ``U[0, 1)``.
 
 Times: ``t = lo + (hi - lo) * u`` with ``(lo, hi) = schedule.time_range(anti_masking=...)``, that is
@@ -48,9 +51,9 @@ def _generator(seed: int, step: int, modality: int) -> torch.Generator:
     return torch.Generator(device="cpu").manual_seed(derive_seed(seed, "diffusion/time", step, modality))
 
 
-def _stratified(num: int, gen: torch.Generator) -> torch.Tensor:
+def _stratified(num: int, gen: torch.Generator, *, shared_shift: bool = False) -> torch.Tensor:
     perm = torch.randperm(num, generator=gen).to(torch.float64)
-    shift = torch.rand((), generator=gen, dtype=torch.float64)
+    shift = torch.rand(() if shared_shift else (num,), generator=gen, dtype=torch.float64)
     # (j + v) / U can round up to exactly 1.0 in float64 for the top stratum; keep u < 1.
     return ((perm + shift) / num).clamp(max=1.0 - 2.0**-53)
 
@@ -81,13 +84,15 @@ def sample_uniforms(
         gen = _generator(seed, step, m)
         if method == "stratified":
             u = _stratified(units, gen)
+        elif method == "lattice":
+            u = _stratified(units, gen, shared_shift=True)
         elif method == "antithetic":
             a = _stratified(units // 2, gen)
             u = torch.stack([a, 1.0 - a], dim=1).reshape(-1).clamp(max=1.0 - 2.0**-53)
         elif method == "iid":
             u = torch.rand(units, generator=gen, dtype=torch.float64)
         else:
-            raise ValueError(f"unknown time sampling {method!r}; use stratified, antithetic or iid")
+            raise ValueError(f"unknown time sampling {method!r}; use stratified, lattice, antithetic or iid")
         columns.append(u.repeat_interleave(2) if paired else u)
     return torch.stack(columns, dim=1)
 
