@@ -24,8 +24,29 @@ def test_formulas_match_the_reparameterization() -> None:
     assert out.lr == pytest.approx(1e-3 * math.sqrt(kappa))
     assert out.beta1 == pytest.approx(0.9**kappa) and out.beta2 == pytest.approx(0.99**kappa)
     assert out.eps == pytest.approx(1e-8 / math.sqrt(kappa))
-    assert out.lr * out.weight_decay == pytest.approx(base.lr * base.weight_decay)  # lr * wd kept constant
+    assert out.weight_decay == pytest.approx(0.1 * math.sqrt(kappa))  # default rule: decay per token constant
+    assert out.lr * out.weight_decay == pytest.approx(kappa * base.lr * base.weight_decay)
     assert out.steps == int(4e10 // (2048 * 1024))
+    assert out.logical_batch_size == pytest.approx(1024 / kappa)
+    assert out.logical_steps == pytest.approx(kappa * out.steps)
+    # D = L * B~ * S~: the logical run covers the same tokens.
+    assert 2048 * out.logical_batch_size * out.logical_steps == pytest.approx(2048 * 1024 * out.steps)
+
+
+def test_weight_decay_rules() -> None:
+    base = AdamWBase(lr=1e-3, weight_decay=0.1, batch_size=256, tokens=1e10)
+    args = dict(batch_size=1024, tokens=1e10, seq_len=1024, gamma=0.0)  # kappa = 4
+    per_token = scale_adamw(base, **args)
+    per_step = scale_adamw(base, **args, weight_decay_rule="per_step")
+    fixed = scale_adamw(base, **args, weight_decay_rule="fixed")
+    assert per_token.kappa == pytest.approx(4.0)
+    # per token: lr * wd * steps (the total decay over a fixed horizon) is unchanged at gamma = 0
+    steps_ratio = per_token.steps / scale_adamw(base, batch_size=256, tokens=1e10, seq_len=1024).steps
+    assert per_token.lr * per_token.weight_decay * steps_ratio == pytest.approx(base.lr * base.weight_decay, rel=1e-3)
+    assert per_step.lr * per_step.weight_decay == pytest.approx(base.lr * base.weight_decay)
+    assert fixed.weight_decay == base.weight_decay
+    with pytest.raises(ValueError, match="weight_decay_rule"):
+        scale_adamw(base, **args, weight_decay_rule="bogus")  # type: ignore[arg-type]
 
 
 def test_critical_batch_warning() -> None:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import tyro
 
 from trimodal_core.subcommands import Subcommand, dispatch
-from trimodal_train.batch_scaling import AdamWBase, scale_adamw
+from trimodal_train.batch_scaling import AdamWBase, WeightDecayRule, scale_adamw
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -28,6 +28,8 @@ class BatchScalingConfig:
     """Horizon exponent in kappa."""
     min_steps: int | None = None
     """S_crit: fewest optimizer steps that still approximate the SDE (enables the B_crit check)."""
+    weight_decay_rule: WeightDecayRule = "per_token"
+    """How weight decay follows kappa: per_token (wd * sqrt(kappa)), per_step (lr * wd constant) or fixed."""
 
 
 def _batch_scaling(argv: list[str]) -> int:
@@ -35,7 +37,7 @@ def _batch_scaling(argv: list[str]) -> int:
     try:
         out = scale_adamw(
             cfg.base, batch_size=cfg.batch_size, tokens=cfg.tokens, seq_len=cfg.seq_len,
-            gamma=cfg.gamma, min_steps=cfg.min_steps,
+            gamma=cfg.gamma, min_steps=cfg.min_steps, weight_decay_rule=cfg.weight_decay_rule,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
