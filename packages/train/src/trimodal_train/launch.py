@@ -185,10 +185,10 @@ def write_status(path: str | Path | None, state: str, **fields: Any) -> None:
 
 
 def _resume_config(config: Any) -> Any:
-    """The config a requeued job trains with: the same, with resume forced to the latest checkpoint on disk."""
+    """The config a requeued job trains with: the same, with ``checkpoint.resume`` on (latest checkpoint on disk)."""
     checkpoint = getattr(config, "checkpoint", None)
-    if checkpoint is not None and getattr(checkpoint, "resume", "auto") not in ("auto", "latest"):
-        return dataclasses.replace(config, checkpoint=dataclasses.replace(checkpoint, resume="auto"))
+    if dataclasses.is_dataclass(checkpoint) and getattr(checkpoint, "resume", True) is not True:
+        return dataclasses.replace(config, checkpoint=dataclasses.replace(checkpoint, resume=True))
     return config
 
 
