@@ -7,6 +7,7 @@ from trimodal_core.manifest import (
     CorpusManifest,
     MixtureComponent,
     MixtureManifest,
+    check_tokenizer_fingerprints,
     load_manifest,
     package_versions,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "atomic_open",
     "atomic_write_bytes",
     "atomic_write_text",
+    "check_tokenizer_fingerprints",
     "derive_seed",
     "get_logger",
     "load_manifest",

@@ -5,6 +5,16 @@ bytes, sha256), embeds the token space they were built for, and records provenan
 input description, filter and dedupe statistics, package versions). A *mixture manifest* names corpus
 manifests with weights. Both carry ``schema_version``; JSON is written with sorted keys and no
 timestamps, so a rerun on the same input writes the same bytes.
+
+Two identities. ``token_space_fingerprint`` is the id layout (also in every shard's schema).
+``tokenizer_fingerprint`` is the sha256 over the tokenizers' content that produced the ids (BPE merges,
+image and audio weights and configs; ``trimodal_tokenizers.fingerprint``): corpora with the same layout but
+other tokenizers must not mix. :func:`check_tokenizer_fingerprints` enforces it wherever manifests meet
+(``trimodal-data mix``, :meth:`MixtureManifest.load_components`, hence the train loader): a mismatch is a
+``ValueError`` naming both files and both fingerprints. Manifests written before the field existed have
+``tokenizer_fingerprint = None`` and are accepted with a warning (their tokenizer cannot be checked; rebuild
+them to get one) [ours: refusing them would strand every existing corpus, which still carries the
+token-space check].
 """
 
 from __future__ import annotations
@@ -12,7 +22,10 @@ from __future__ import annotations
 import dataclasses
 import importlib.metadata
 import json
+import logging
 import math
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +36,8 @@ from trimodal_core.token_space import TokenSpace
 
 MANIFEST_SCHEMA_VERSION = 1
 WeightUnit = Literal["tokens", "examples"]
+_log = logging.getLogger(__name__)
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def package_versions(*names: str) -> dict[str, str]:
@@ -61,6 +76,43 @@ def _require(data: dict[str, Any], key: str, kind: type | tuple[type, ...], wher
     return data[key]
 
 
+def _optional_fingerprint(data: dict[str, Any], where: Path) -> str | None:
+    value = data.get("tokenizer_fingerprint")
+    if value is not None and not (isinstance(value, str) and _SHA256_HEX.fullmatch(value)):
+        raise ValueError(f"{where}: tokenizer_fingerprint must be a sha256 hex digest or null, got {value!r}")
+    return value
+
+
+def check_tokenizer_fingerprints(
+    entries: Sequence[tuple[str | Path | None, str | None]],
+    *,
+    reference: tuple[str | Path | None, str | None] | None = None,
+) -> str | None:
+    """The tokenizer fingerprint that ``entries`` (``(manifest path, fingerprint or None)``) share.
+
+    ``reference`` (e.g. a mixture manifest and its recorded fingerprint) is checked first when it has one.
+    Raises ``ValueError`` naming both files and both fingerprints on the first disagreement; entries without a
+    fingerprint (manifests from before the field) are skipped with one warning naming them. Returns ``None``
+    when no entry (and no reference) has a fingerprint.
+    """
+    known_path, known = reference if reference is not None and reference[1] is not None else (None, None)
+    missing = []
+    for path, fingerprint in entries:
+        if fingerprint is None:
+            missing.append(str(path))
+        elif known is None:
+            known_path, known = path, fingerprint
+        elif fingerprint != known:
+            raise ValueError(
+                f"tokenizer fingerprint mismatch: {path} was tokenized by {fingerprint}, {known_path} by {known} "
+                "(same token-space layout, different tokenizer content: rebuild one with the other's bundle)"
+            )
+    if missing:
+        _log.warning("%d manifest(s) predate tokenizer fingerprints, their tokenizer cannot be checked "
+                     "(rebuild them to record it): %s", len(missing), ", ".join(missing))
+    return known
+
+
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
@@ -73,6 +125,9 @@ class CorpusManifest:
     token_space: dict[str, Any]
     shards: list[ShardInfo]
     provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
+    tokenizer_fingerprint: str | None = None
+    """sha256 over the content of the tokenizers that made the ids (``TokenizerBundle.tokenizer_fingerprint``);
+    None for manifests written before the field existed (or by code that had no bundle)."""
     path: Path | None = None
     """Where the manifest was loaded from or saved to (shard paths are relative to its folder)."""
 
@@ -112,6 +167,7 @@ class CorpusManifest:
             "kind": self.kind,
             "name": self.name,
             "token_space_fingerprint": self.fingerprint,
+            "tokenizer_fingerprint": self.tokenizer_fingerprint,
             "token_space": self.token_space,
             "shards": [s.to_dict() for s in self.shards],
             "totals": {"rows": self.num_rows, "tokens": self.tokens},
@@ -147,6 +203,7 @@ class CorpusManifest:
             token_space=token_space,
             shards=shards,
             provenance=dict(data.get("provenance") or {}),
+            tokenizer_fingerprint=_optional_fingerprint(data, path),
             path=path,
         )
 
@@ -195,6 +252,8 @@ class MixtureManifest:
     components: list[MixtureComponent]
     weight_unit: WeightUnit = "tokens"
     token_space_fingerprint: str = ""
+    tokenizer_fingerprint: str | None = None
+    """The components' common tokenizer fingerprint (None when none of them records one)."""
     path: Path | None = None
     kind: Literal["mixture"] = "mixture"
 
@@ -215,7 +274,7 @@ class MixtureManifest:
         return base / component.manifest
 
     def load_components(self) -> dict[str, CorpusManifest]:
-        """Load every component manifest and check that all share this mixture's token space."""
+        """Load every component manifest and check that all share this mixture's token space and tokenizers."""
         loaded = {}
         for component in self.components:
             corpus = CorpusManifest.load(self.component_path(component))
@@ -225,6 +284,8 @@ class MixtureManifest:
                     f"{self.token_space_fingerprint} ({self.path})"
                 )
             loaded[component.name] = corpus
+        check_tokenizer_fingerprints([(c.path, c.tokenizer_fingerprint) for c in loaded.values()],
+                                     reference=(self.path, self.tokenizer_fingerprint))
         return loaded
 
     def validate(self, *, check_sha256: bool = False) -> None:
@@ -236,6 +297,7 @@ class MixtureManifest:
             "schema_version": MANIFEST_SCHEMA_VERSION,
             "kind": self.kind,
             "token_space_fingerprint": self.token_space_fingerprint,
+            "tokenizer_fingerprint": self.tokenizer_fingerprint,
             "weight_unit": self.weight_unit,
             "components": [dataclasses.asdict(c) for c in self.components],
         }
@@ -261,6 +323,7 @@ class MixtureManifest:
                 components=components,
                 weight_unit=data.get("weight_unit", "tokens"),
                 token_space_fingerprint=_require(data, "token_space_fingerprint", str, p),
+                tokenizer_fingerprint=_optional_fingerprint(data, p),
                 path=p,
             )
         except ValueError as exc:

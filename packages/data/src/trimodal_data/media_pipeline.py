@@ -114,7 +114,7 @@ def run_media_pipeline(
         "config": to_jsonable(config),
         "inputs": sorted({u.name for u in units}),
         "clip_checkpoint": Path(clip).name if clip else None,
-        "tokenizer_fingerprint": bundle.fingerprint,
+        "tokenizer_fingerprint": bundle.tokenizer_fingerprint,
         "versions": package_versions(
             "trimodal-data", "trimodal-core", "trimodal-tokenizers", "apache-beam", "pillow", "soundfile",
             "imagehash", "faiss-cpu", "open-clip-torch", "torch",

@@ -2,8 +2,10 @@
 
 ``trimodal-data mix --component text/manifest.json:0.7 image_text/manifest.json:0.3 --out mix.json``
 names every component after its corpus (or ``NAME=PATH:WEIGHT``), stores component paths relative to the
-mixture file, and refuses to write a mixture whose components disagree on the token space, list missing
-shards, or (with ``--check-sha256``) have shards whose bytes changed.
+mixture file, and refuses to write a mixture whose components disagree on the token space or on the
+tokenizers (``tokenizer_fingerprint``: same layout, other BPE merges or weights), list missing shards, or
+(with ``--check-sha256``) have shards whose bytes changed. The common tokenizer fingerprint is recorded in
+the mixture; components from before the field are accepted with a warning (see ``trimodal_core.manifest``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from typing import Literal
 
 import tyro
 
-from trimodal_core import CorpusManifest, MixtureComponent, MixtureManifest, setup_logging
+from trimodal_core import (
+    CorpusManifest,
+    MixtureComponent,
+    MixtureManifest,
+    check_tokenizer_fingerprints,
+    setup_logging,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,21 +77,25 @@ def build_mixture(config: MixConfig) -> MixtureManifest:
     if not config.component:
         raise ValueError("--component: at least one component is required")
     out_dir = config.out.parent.resolve()
-    components, fingerprint, first_path = [], "", None
-    for spec in map(parse_component, config.component):
-        corpus = CorpusManifest.load(spec.path)
-        if not fingerprint:
-            fingerprint, first_path = corpus.fingerprint, spec.path
-        elif corpus.fingerprint != fingerprint:
+    specs = [parse_component(spec) for spec in config.component]
+    corpora = [CorpusManifest.load(spec.path) for spec in specs]
+    fingerprint, first_path = corpora[0].fingerprint, specs[0].path
+    for spec, corpus in zip(specs, corpora, strict=True):
+        if corpus.fingerprint != fingerprint:
             raise ValueError(
                 f"{spec.path}: token-space fingerprint {corpus.fingerprint} differs from {first_path}'s {fingerprint}"
             )
-        relative = Path(os.path.relpath(spec.path.resolve(), out_dir)).as_posix()
+    tokenizer_fingerprint = check_tokenizer_fingerprints(
+        [(spec.path, corpus.tokenizer_fingerprint) for spec, corpus in zip(specs, corpora, strict=True)]
+    )
+    components = []
+    for spec, corpus in zip(specs, corpora, strict=True):
         corpus.validate(check_sha256=config.check_sha256, expected_fingerprint=fingerprint)
+        relative = Path(os.path.relpath(spec.path.resolve(), out_dir)).as_posix()
         components.append(MixtureComponent(name=spec.name or corpus.name, manifest=relative, weight=spec.weight))
     return MixtureManifest(
         components=components, weight_unit=config.weight_unit, token_space_fingerprint=fingerprint,
-        path=config.out,
+        tokenizer_fingerprint=tokenizer_fingerprint, path=config.out,
     )
 
 

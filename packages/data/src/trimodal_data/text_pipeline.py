@@ -119,7 +119,7 @@ def run_text_pipeline(
         "pipeline": PIPELINE_NAME,
         "config": to_jsonable(config),
         "inputs": [{"name": f.name} for f in files],
-        "tokenizer_fingerprint": bundle.fingerprint,
+        "tokenizer_fingerprint": bundle.tokenizer_fingerprint,
         "versions": package_versions(
             "trimodal-data", "trimodal-core", "trimodal-tokenizers", "apache-beam", "tokenizers", "langid"
         ),

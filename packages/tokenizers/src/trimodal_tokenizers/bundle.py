@@ -4,7 +4,8 @@ Layout on disk::
 
     bundle/
       token_space.json   the TokenSpace (its fingerprint goes into every shard and manifest)
-      bundle.json        format version, fingerprint, layout config, which parts are present
+      bundle.json        format version, token-space fingerprint, tokenizer fingerprint, layout config,
+                         which parts are present
       text/              TextTokenizer
       image/             optional image tokenizer (any registered kind)
       audio/             optional AudioTokenizer
@@ -13,6 +14,14 @@ Data pipelines take the directory and call :meth:`TokenizerBundle.load` once per
 A bundle without image or audio still needs a valid token space: an absent modality reserves one
 placeholder id (image codebook size 1; audio 1 codebook of 1 id), so text-only bundles work.
 Image and audio modules (and torch) are imported only when the bundle holds them.
+
+Two fingerprints: ``fingerprint`` is the token space's (the id layout; stored in every shard);
+``tokenizer_fingerprint`` hashes the tokenizers' content (``tokenizer.json``, weights, configs; see
+:mod:`trimodal_tokenizers.fingerprint`) and goes into every corpus and mixture manifest, so corpora made by
+other tokenizers of the same sizes are told apart. :meth:`TokenizerBundle.save` records it in
+``bundle.json``; :meth:`TokenizerBundle.load` recomputes it from the files and refuses a bundle whose parts
+changed after it was saved. A bundle saved before the field existed loads with a warning and the recomputed
+value.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from trimodal_core.atomic import atomic_write_text
 from trimodal_core.token_space import DEFAULT_TASKS, TokenSpace, TokenSpaceConfig
+from trimodal_tokenizers.fingerprint import bundle_fingerprint, combine_fingerprint, directory_digest
 from trimodal_tokenizers.image_protocol import DiscreteImageTokenizer, load_image_tokenizer
 from trimodal_tokenizers.sequence import SequenceLayout, SequenceLayoutConfig
 from trimodal_tokenizers.text_bpe import TextTokenizer
@@ -72,6 +82,7 @@ class TokenizerBundle:
         self.image = image
         self.audio = audio
         self.layout = SequenceLayout(token_space, layout_config)
+        self._tokenizer_fingerprint: str | None = None
 
     @classmethod
     def build(
@@ -101,7 +112,15 @@ class TokenizerBundle:
 
     @property
     def fingerprint(self) -> str:
+        """The token space's fingerprint (the id layout; stored in every shard)."""
         return self.token_space.fingerprint
+
+    @property
+    def tokenizer_fingerprint(self) -> str:
+        """sha256 over the tokenizers' saved content (known once the bundle is saved or loaded)."""
+        if self._tokenizer_fingerprint is None:
+            raise ValueError("the tokenizer fingerprint hashes the saved files: save the bundle first")
+        return self._tokenizer_fingerprint
 
     def save(self, path: str | Path) -> None:
         p = Path(path)
@@ -120,9 +139,15 @@ class TokenizerBundle:
             "image": "image" if self.image is not None else None,
             "audio": "audio" if self.audio is not None else None,
         }
+        # The same computation as bundle_fingerprint(p), from the files just written.
+        parts = {name: directory_digest(p / sub) for name, sub in bundle_parts(meta, p / BUNDLE_FILE).items()}
+        meta["tokenizer_fingerprint"] = self._tokenizer_fingerprint = combine_fingerprint(
+            token_space=self.fingerprint, layout=meta["layout"], parts=parts
+        )
         # bundle.json last: its presence marks a complete bundle.
         atomic_write_text(p / BUNDLE_FILE, json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        _log.info("saved tokenizer bundle %s (fingerprint %s) to %s", self.parts(), self.fingerprint, p)
+        _log.info("saved tokenizer bundle %s (token space %s, tokenizer %s) to %s", self.parts(), self.fingerprint,
+                  self._tokenizer_fingerprint, p)
 
     @classmethod
     def load(cls, path: str | Path) -> TokenizerBundle:
@@ -143,6 +168,16 @@ class TokenizerBundle:
             layout_config = SequenceLayoutConfig(**(meta.get("layout") or {}))
         except TypeError as exc:
             raise ValueError(f"{meta_path}: bad layout config ({exc})") from None
+        actual = bundle_fingerprint(p)
+        recorded = meta.get("tokenizer_fingerprint")
+        if recorded is None:
+            _log.warning("%s: saved before tokenizer fingerprints; using %s computed from its files "
+                         "(save the bundle again to record it)", meta_path, actual)
+        elif recorded != actual:
+            raise ValueError(
+                f"{p}: tokenizer files changed after the bundle was saved ({BUNDLE_FILE} records tokenizer "
+                f"fingerprint {recorded}, the files hash to {actual}); rebuild the bundle"
+            )
         text = TextTokenizer.load(p / _subdir(meta, "text", meta_path))
         image = load_image_tokenizer(p / _subdir(meta, "image", meta_path)) if meta.get("image") else None
         audio = None
@@ -150,13 +185,20 @@ class TokenizerBundle:
             from trimodal_tokenizers.audio_dac import AudioTokenizer
 
             audio = AudioTokenizer.load(p / _subdir(meta, "audio", meta_path))
-        return cls(token_space=space, text=text, image=image, audio=audio, layout_config=layout_config)
+        bundle = cls(token_space=space, text=text, image=image, audio=audio, layout_config=layout_config)
+        bundle._tokenizer_fingerprint = actual
+        return bundle
 
     def parts(self) -> list[str]:
         return ["text", *(["image"] if self.image is not None else []), *(["audio"] if self.audio is not None else [])]
 
     def __repr__(self) -> str:
         return f"TokenizerBundle(parts={self.parts()}, {self.token_space!r})"
+
+
+def bundle_parts(meta: dict[str, Any], source: Path) -> dict[str, str]:
+    """Sub-directory of each part present in a ``bundle.json`` (``text`` always; ``image``/``audio`` if set)."""
+    return {key: _subdir(meta, key, source) for key in ("text", "image", "audio") if key == "text" or meta.get(key)}
 
 
 def _subdir(meta: dict[str, Any], key: str, source: Path) -> str:

@@ -123,6 +123,7 @@ def _summary(bundle: TokenizerBundle) -> dict[str, Any]:
     space = bundle.token_space
     info: dict[str, Any] = {
         "fingerprint": space.fingerprint,
+        "tokenizer_fingerprint": bundle.tokenizer_fingerprint,
         "vocab_size": space.vocab_size,
         "parts": bundle.parts(),
         "ranges": {m: list(space.id_range(m)) for m in ("special", "text", "image", "audio")},

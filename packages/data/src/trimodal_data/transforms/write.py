@@ -13,6 +13,8 @@ Modality-agnostic; the text, image-text and audio-text pipelines all end with it
 
 The output is a one-element ``PCollection`` holding the summary dict (see ``metrics.build_summary``), which
 is also stored under ``provenance["summary"]`` of ``manifest.json``, written last via ``CorpusManifest``.
+``provenance["tokenizer_fingerprint"]`` (the bundle's content fingerprint) becomes the manifest's top-level
+``tokenizer_fingerprint``.
 Shards, reject files and manifest are byte-identical on a rerun, whatever the number of workers, because
 every file is a function of its bucket's *set* of elements. A bucket must fit in one worker's memory.
 The corpus folder must be a filesystem every worker can write (local disk for local runners; a shared
@@ -120,10 +122,12 @@ def _write_manifest(
     summary = build_summary(
         num_read=num_read, num_kept=sum(s.rows for s in ordered), reasons=reasons, tokens=tokens
     )
+    provenance = dict(provenance)
     manifest = CorpusManifest(
         name=name,
         token_space=token_space,
         shards=ordered,
+        tokenizer_fingerprint=provenance.pop("tokenizer_fingerprint", None),
         provenance={
             **provenance,
             "summary": summary,
