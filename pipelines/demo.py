@@ -5,7 +5,10 @@ Run::
     uv run trimodal demo [--out demo_out] [--size default|tiny] [--force] [--codec-weights weights.pth]
 
 Steps (each with a progress bar or a log line and a one-line summary; finished steps are reused on a
-rerun unless ``--force``): train the text BPE on the demo text; train the small image tokenizer on the
+rerun unless ``--force``, and only while their outputs still hold what they wrote: every tokenizer part and
+the bundle are identified by content fingerprints (``trimodal_tokenizers.fingerprint``), the corpora are
+keyed by the bundle's tokenizer fingerprint and rebuilt when their manifest records another one): train
+the text BPE on the demo text; train the small image tokenizer on the
 demo images; set up the DAC audio codec (official weights from ``--codec-weights``, else a seeded random
 init, since no weights can be downloaded here: its codes are then not meaningful for training, and the
 summary says so); bundle the tokenizers into one token space; build the text, image-text and audio-text
@@ -71,21 +74,32 @@ class DemoConfig:
     """Logging level of the libraries (the demo prints its own progress)."""
 
 
+StaleCheck = Callable[[dict[str, Any]], "str | None"]
+
+
 class StepCache:
-    """Reuse a step's result when its inputs and settings are unchanged and its outputs still exist."""
+    """Reuse a step's result when its inputs and settings are unchanged and its outputs still exist.
+
+    ``stale(result)``, when given, is asked before a reuse: a returned reason (e.g. "tokenizer changed") means
+    the outputs no longer match what the step recorded, and the step is redone.
+    """
 
     def __init__(self, root: Path, *, force: bool) -> None:
         self.root = root / ".steps"
         self.force = force
 
-    def run(self, name: str, key: dict[str, Any], outputs: list[Path], fn: Callable[[], dict[str, Any]]) -> dict:
+    def run(self, name: str, key: dict[str, Any], outputs: list[Path], fn: Callable[[], dict[str, Any]],
+            stale: StaleCheck | None = None) -> dict:
         marker = self.root / f"{name}.json"
         digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
         if not self.force and marker.is_file() and all(p.exists() for p in outputs):
             saved = json.loads(marker.read_text())
             if saved.get("key") == digest:
-                print(f"[{name}] reused (run with --force to redo)")
-                return dict(saved["result"], reused=True)
+                reason = stale(saved["result"]) if stale is not None else None
+                if reason is None:
+                    print(f"[{name}] reused (run with --force to redo)")
+                    return dict(saved["result"], reused=True)
+                print(f"[{name}] redone: {reason}")
         for path in outputs:
             if path.is_dir():
                 shutil.rmtree(path)
@@ -111,6 +125,7 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     results["text_tokenizer"] = cache.run(
         "text_tokenizer", {"in": inputs.key("text"), "vocab": config.text_vocab_size}, [tok / "parts" / "text"],
         lambda: demo_steps.train_text(inputs.text, tok / "parts" / "text", vocab_size=config.text_vocab_size),
+        stale=demo_steps.part_changed(tok / "parts" / "text"),
     )
     results["image_tokenizer"] = cache.run(
         "image_tokenizer",
@@ -118,6 +133,7 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
         [tok / "parts" / "image"],
         lambda: demo_steps.train_image(inputs.image_text, tok / "parts" / "image", steps=image_steps,
                                        seed=config.seed),
+        stale=demo_steps.part_changed(tok / "parts" / "image"),
     )
     codec = config.codec_variant
     results["audio_codec"] = cache.run(
@@ -126,13 +142,15 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
         [tok / "parts" / "audio"],
         lambda: demo_steps.make_codec(tok / "parts" / "audio", weights=config.codec_weights, variant=codec,
                                       num_codebooks=config.audio_codebooks, seed=config.seed),
+        stale=demo_steps.part_changed(tok / "parts" / "audio"),
     )
     results["bundle"] = cache.run(
-        "bundle", {"parts": [results[k].get("fingerprint") for k in ("text_tokenizer", "image_tokenizer",
-                                                                     "audio_codec")]},
+        "bundle", {"parts": [results[k]["fingerprint"] for k in ("text_tokenizer", "image_tokenizer",
+                                                                 "audio_codec")]},
         [tok / "bundle"], lambda: demo_steps.make_bundle(tok / "parts", tok / "bundle"),
+        stale=demo_steps.bundle_changed(tok / "bundle"),
     )
-    bundle_key = results["bundle"]["fingerprint"]
+    bundle_key = results["bundle"]["tokenizer_fingerprint"]
     corpora = out / "corpora"
     beam_args = list(config.beam_args)
     builders = {
@@ -147,6 +165,7 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
             [corpora / name],
             lambda build=build, name=name: build(inputs.paths(name), corpora / name, tok / "bundle",
                                                  num_buckets=config.num_buckets, beam_args=beam_args),
+            stale=demo_steps.corpus_tokenizer_changed(corpora / name / "manifest.json", bundle_key),
         )
     results["mixture"] = demo_steps.write_mixture(
         out / "mixture.json",

@@ -1,8 +1,14 @@
-"""The demo's steps, each a call into a package's public API returning a small JSON-able result."""
+"""The demo's steps, each a call into a package's public API returning a small JSON-able result.
+
+Tokenizer steps return ``fingerprint``: the content digest of the folder they wrote
+(``trimodal_tokenizers.fingerprint.directory_digest``); the bundle step returns the bundle's
+``tokenizer_fingerprint``. The ``*_changed`` factories are the step cache's staleness checks on those.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +19,57 @@ _log = logging.getLogger("trimodal.demo")
 
 def _say(step: str, line: str) -> None:
     print(f"[{step}] {line}", flush=True)
+
+
+def _part_digest(out: Path) -> str:
+    from trimodal_tokenizers.fingerprint import directory_digest
+
+    return directory_digest(out)
+
+
+def part_changed(out: Path) -> Callable[[dict[str, Any]], str | None]:
+    """Staleness check of a tokenizer step: its folder no longer hashes to the recorded fingerprint."""
+
+    def check(result: dict[str, Any]) -> str | None:
+        if not out.is_dir() or _part_digest(out) != result.get("fingerprint"):
+            return f"{out} differs from the tokenizer this step wrote"
+        return None
+
+    return check
+
+
+def bundle_changed(out: Path) -> Callable[[dict[str, Any]], str | None]:
+    """Staleness check of the bundle step: its files no longer hash to the recorded tokenizer fingerprint."""
+
+    def check(result: dict[str, Any]) -> str | None:
+        from trimodal_tokenizers.fingerprint import bundle_fingerprint
+
+        try:
+            actual = bundle_fingerprint(out)
+        except ValueError as exc:
+            return str(exc)
+        recorded = result.get("tokenizer_fingerprint")
+        if actual != recorded:
+            return f"{out} hashes to tokenizer fingerprint {actual}, the step recorded {recorded}"
+        return None
+
+    return check
+
+
+def corpus_tokenizer_changed(manifest: Path, tokenizer_fingerprint: str) -> Callable[[dict[str, Any]], str | None]:
+    """Staleness check of a corpus step: its manifest records another tokenizer than the current bundle's."""
+
+    def check(result: dict[str, Any]) -> str | None:
+        try:
+            recorded = CorpusManifest.load(manifest).tokenizer_fingerprint
+        except ValueError as exc:
+            return str(exc)
+        if recorded != tokenizer_fingerprint:
+            return (f"tokenizer changed: {manifest} records tokenizer fingerprint {recorded}, the bundle is "
+                    f"{tokenizer_fingerprint}")
+        return None
+
+    return check
 
 
 def train_text(files: list[Path], out: Path, *, vocab_size: int) -> dict[str, Any]:
@@ -31,7 +88,7 @@ def train_text(files: list[Path], out: Path, *, vocab_size: int) -> dict[str, An
     _say("text_tokenizer", f"BPE with {tokenizer.vocab_size} tokens from {len(texts)} documents "
                            f"({chars_per_token:.2f} chars/token) -> {out}")
     return {"vocab_size": tokenizer.vocab_size, "documents": len(texts), "chars_per_token": round(chars_per_token, 3),
-            "fingerprint": f"text-{tokenizer.vocab_size}"}
+            "fingerprint": _part_digest(out)}
 
 
 def train_image(tars: list[Path], out: Path, *, steps: int, seed: int) -> dict[str, Any]:
@@ -50,7 +107,7 @@ def train_image(tars: list[Path], out: Path, *, steps: int, seed: int) -> dict[s
     return {"codebook_size": result.tokenizer.codebook_size, "tokens_per_image": result.tokenizer.tokens_per_image,
             "heldout_psnr_db": round(result.heldout_psnr, 3), "train_psnr_db": round(result.train_psnr, 3),
             "num_train": result.num_train, "num_heldout": result.num_heldout, "code_usage": round(result.code_usage, 4),
-            "fingerprint": f"image-{result.heldout_psnr:.6f}"}
+            "fingerprint": _part_digest(out)}
 
 
 def make_codec(out: Path, *, weights: Path | None, variant: str, num_codebooks: int, seed: int) -> dict[str, Any]:
@@ -69,7 +126,7 @@ def make_codec(out: Path, *, weights: Path | None, variant: str, num_codebooks: 
                         f"{codec.frame_rate:.1f} frames/s; {origin} -> {out}")
     return {"sample_rate": codec.sample_rate, "num_codebooks": codec.num_codebooks,
             "codebook_size": codec.codebook_size, "random_init": weights is None, "origin": origin,
-            "fingerprint": f"{variant}-{weights}-{num_codebooks}-{seed}"}
+            "fingerprint": _part_digest(out)}
 
 
 def make_bundle(parts: Path, out: Path) -> dict[str, Any]:
@@ -88,7 +145,8 @@ def make_bundle(parts: Path, out: Path) -> dict[str, Any]:
     _say("bundle", f"token space {space.fingerprint}: {space.vocab_size:,} ids (text {space.config.text_vocab_size}, "
                    f"image {space.config.image_codebook_size}, audio {space.config.audio_num_codebooks} x "
                    f"{space.config.audio_codebook_size}) -> {out}")
-    return {"fingerprint": space.fingerprint, "vocab_size": space.vocab_size}
+    return {"fingerprint": space.fingerprint, "tokenizer_fingerprint": bundle.tokenizer_fingerprint,
+            "vocab_size": space.vocab_size}
 
 
 def _corpus_result(step: str, summary: dict[str, Any], out: Path) -> dict[str, Any]:

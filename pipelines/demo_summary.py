@@ -45,6 +45,7 @@ def format_table(summary: dict[str, Any]) -> str:
         f"  audio: DAC {audio['sample_rate']} Hz, {audio['num_codebooks']} x {audio['codebook_size']} codes; "
         f"{audio['origin']}",
         f"  token space {steps['bundle']['fingerprint']}, {steps['bundle']['vocab_size']:,} ids",
+        f"  tokenizer fingerprint {steps['bundle']['tokenizer_fingerprint']} (in every manifest)",
         "",
         "Written",
         f"  tokenizer bundle  {out}/tokenizers/bundle",

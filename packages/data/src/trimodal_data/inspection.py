@@ -34,6 +34,7 @@ def _corpus_summary(manifest: CorpusManifest) -> dict[str, Any]:
         "name": manifest.name,
         "schema_version": 1,
         "fingerprint": manifest.fingerprint,
+        "tokenizer_fingerprint": manifest.tokenizer_fingerprint,
         "shards": len(manifest.shards),
         "rows": manifest.num_rows,
         "tokens": manifest.tokens,
@@ -57,6 +58,7 @@ def summarize(config: InspectConfig) -> dict[str, Any]:
             "path": str(path),
             "schema_version": 1,
             "fingerprint": manifest.token_space_fingerprint,
+            "tokenizer_fingerprint": manifest.tokenizer_fingerprint,
             "weight_unit": manifest.weight_unit,
             "components": [
                 {"name": c.name, "weight": c.weight, **_corpus_summary(components[c.name])}
