@@ -87,6 +87,15 @@ def mixed_rows(space: TokenSpace, num_rows: int, seq_len: int, seed: int = 0) ->
     return rows
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """These tests run small tensors; on a busy 2-core machine torch's second thread only spins (15x slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def space() -> TokenSpace:
     return SPACE

@@ -17,6 +17,7 @@ from trimodal_train.diffusion import (
     corrupt,
     duplicate_rows,
     global_row_offset,
+    modality_presence,
     span_modality,
 )
 
@@ -111,12 +112,14 @@ def test_deterministic_and_seeded(space, rows) -> None:
     assert not torch.equal(a.masked_BL, corrupt(batch, config=cfg, token_space=space, seed=5, step=3).masked_BL)
 
 
-@pytest.mark.parametrize("anti_masking", [False, True])
-def test_two_ranks_two_micro_steps_equal_one_process(space, rows, anti_masking: bool) -> None:
+@pytest.mark.parametrize(("anti_masking", "presence"), [(False, False), (True, False), (False, True)])
+def test_two_ranks_two_micro_steps_equal_one_process(space, rows, anti_masking: bool, presence: bool) -> None:
     cfg = DiffusionConfig(anti_masking=anti_masking, condition_dropout=0.5)
     base = rows.make_batch(space, rows.mixed_rows(space, 8 if anti_masking else 16, L), L)
     batch = duplicate_rows(base) if anti_masking else base
-    full = corrupt(batch, config=cfg, token_space=space, seed=11, step=4, num_global_rows=16)
+    # Presence gathered in global row order is the presence of the whole step's rows.
+    present = modality_presence(batch, config=cfg, token_space=space) if presence else None
+    full = corrupt(batch, config=cfg, token_space=space, seed=11, step=4, num_global_rows=16, present_GM=present)
     gbs, world, accum = 8, 2, 2
     parts = []
     for micro in range(accum):
@@ -126,7 +129,7 @@ def test_two_ranks_two_micro_steps_equal_one_process(space, rows, anti_masking: 
                                    for f in ("step", "tokens_BL", "modality_BL", "loss_mask_BL",
                                              "document_ids_BL", "component_B")})
             parts.append(corrupt(piece, config=cfg, token_space=space, seed=11, step=4, row_offset=off,
-                                 num_global_rows=gbs * accum))
+                                 num_global_rows=gbs * accum, present_GM=present))
     for name in ("inputs_BL", "masked_BL", "eligible_BL", "weight_BL", "t_BM", "condition_dropped_B"):
         assert torch.equal(torch.cat([getattr(p, name) for p in parts]), getattr(full, name)), name
 
@@ -205,3 +208,11 @@ def test_duplicate_rows_repeats_every_field(space, rows) -> None:
     for name in ("tokens_BL", "modality_BL", "loss_mask_BL", "document_ids_BL", "component_B"):
         value = getattr(dup, name)
         assert torch.equal(value[0::2], getattr(batch, name)) and torch.equal(value[1::2], getattr(batch, name))
+
+
+def test_modality_presence(space, rows) -> None:
+    rng = np.random.default_rng(4)
+    batch = rows.make_batch(space, [rows.text_row(space, [5], rng), rows.pair_row(space, "t2i", (3, 4), rng),
+                                    rows.pair_row(space, "s2t", (4, 3), rng)], 24)
+    present = modality_presence(batch, config=DiffusionConfig(), token_space=space)
+    assert present.tolist() == [[True, False, False], [True, True, False], [True, False, True]]

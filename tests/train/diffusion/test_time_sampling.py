@@ -62,8 +62,8 @@ def test_antithetic_pairs() -> None:
     torch.testing.assert_close(u[0::2] + u[1::2], torch.ones(16, 3, dtype=torch.float64), rtol=0, atol=1e-15)
     strata = torch.floor(u[0::2, 0] * 16).long().sort().values
     assert torch.equal(strata, torch.arange(16))
-    with pytest.raises(ValueError, match="even number"):
-        sample_uniforms("antithetic", seed=0, step=0, num_rows=7)
+    odd = sample_uniforms("antithetic", seed=0, step=2, num_rows=7)  # the last row is unpaired
+    torch.testing.assert_close(odd[0:6:2] + odd[1:6:2], torch.ones(3, 3, dtype=torch.float64), rtol=0, atol=1e-15)
 
 
 def test_paired_rows_share_a_stratified_time() -> None:
@@ -72,8 +72,6 @@ def test_paired_rows_share_a_stratified_time() -> None:
     assert torch.equal(torch.floor(u[0::2, 2] * 8).long().sort().values, torch.arange(8))
     with pytest.raises(ValueError, match="even number of rows"):
         sample_uniforms("iid", seed=0, step=0, num_rows=5, paired=True)
-    with pytest.raises(ValueError, match="multiple of 4"):
-        sample_uniforms("antithetic", seed=0, step=0, num_rows=6, paired=True)
 
 
 def test_anti_masking_times_stay_in_the_narrowed_range() -> None:
@@ -96,3 +94,24 @@ def test_stratified_batch_mean_has_far_lower_variance_than_iid() -> None:
     assert lattice < 0.03 * iid
     assert strat < 0.1 * lattice
     assert anti < 0.05 * iid
+
+
+@pytest.mark.parametrize("method", ["stratified", "lattice"])
+def test_presence_stratifies_each_modality_over_the_rows_that_hold_it(method: str) -> None:
+    g = torch.Generator().manual_seed(0)
+    present = torch.rand(40, 3, generator=g) < torch.tensor([0.9, 0.3, 0.15])
+    for step in range(4):
+        u = sample_uniforms(method, seed=0, step=step, num_rows=40, present_GM=present)
+        for m in range(3):
+            k = int(present[:, m].sum())
+            strata = torch.floor(u[present[:, m], m] * k).long().sort().values
+            assert torch.equal(strata, torch.arange(k)), (m, k)
+        # Without presence the image rows (30%) are a random subset of 40 strata: some share one of 12.
+        plain = sample_uniforms(method, seed=0, step=step, num_rows=40)
+        assert not torch.equal(torch.floor(plain[present[:, 1], 1] * int(present[:, 1].sum())).long().sort().values,
+                               torch.arange(int(present[:, 1].sum())))
+    paired = sample_uniforms("stratified", seed=0, step=0, num_rows=40, paired=True,
+                             present_GM=present.repeat_interleave(2, dim=0)[:40])
+    assert torch.equal(paired[0::2], paired[1::2])
+    with pytest.raises(ValueError, match="present_GM"):
+        sample_uniforms("stratified", seed=0, step=0, num_rows=40, present_GM=present[:10])

@@ -15,7 +15,13 @@ from trimodal_train.diffusion.loss import (
     nelbo_metrics,
     nelbo_per_token,
 )
-from trimodal_train.diffusion.masking import ConditionMode, CorruptedBatch, corrupt, duplicate_rows
+from trimodal_train.diffusion.masking import (
+    ConditionMode,
+    CorruptedBatch,
+    corrupt,
+    duplicate_rows,
+    modality_presence,
+)
 from trimodal_train.diffusion.schedules import (
     SCHEDULES,
     CosineSchedule,
@@ -54,6 +60,7 @@ __all__ = [
     "eligible_count",
     "global_row_offset",
     "loss_sums",
+    "modality_presence",
     "nelbo_metrics",
     "nelbo_per_token",
     "pair_rows",

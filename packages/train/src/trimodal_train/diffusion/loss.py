@@ -93,7 +93,8 @@ def loss_sums(logits_BLV: torch.Tensor, corrupted: CorruptedBatch) -> LossSums:
     num_classes = logits_BLV.shape[-1]
     targets_BL = torch.where(corrupted.masked_BL, corrupted.targets_BL, _IGNORE)
     with torch.autocast(device_type=logits_BLV.device.type, enabled=False):
-        # Ignored positions contribute exactly 0 (and no gradient), even where their logits are -inf.
+        # Ignored positions contribute exactly 0 and no gradient, even where their target's logit is -inf;
+        # a row of logits that is -inf everywhere would still give NaN gradients (the model never makes one).
         ce_BL = F.cross_entropy(
             logits_BLV.float().reshape(-1, num_classes),
             targets_BL.reshape(-1),

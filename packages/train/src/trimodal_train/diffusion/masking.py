@@ -86,6 +86,18 @@ def duplicate_rows(batch: TokenBatch) -> TokenBatch:
     return dataclasses.replace(batch, **changes)  # type: ignore[type-var]
 
 
+def modality_presence(batch: TokenBatch, *, config: DiffusionConfig, token_space: TokenSpace) -> torch.Tensor:
+    """``bool [B, 3]``: rows holding an eligible position of each modality (before condition handling).
+
+    Depends on the tokens only; gather it over the step's micro-batches and ranks in global row order and
+    pass it to :func:`corrupt` as ``present_GM`` to stratify each modality over the rows that hold it.
+    """
+    span_BL = span_modality(batch.tokens_BL, batch.modality_BL, token_space, config.maskable_specials)
+    span_BL = torch.where(batch.loss_mask_BL.to(torch.bool), span_BL, 0)
+    codes = (int(Modality.TEXT), int(Modality.IMAGE), int(Modality.AUDIO))
+    return torch.stack([(span_BL == c).any(dim=1) for c in codes], dim=1)
+
+
 def _row_uniforms(seed: int, step: int, rows: list[int], length: int) -> torch.Tensor:
     out = torch.empty(len(rows), length + 1, dtype=torch.float64)
     for i, row in enumerate(rows):
@@ -105,6 +117,7 @@ def corrupt(
     num_global_rows: int | None = None,
     t_BM: torch.Tensor | None = None,
     condition: ConditionMode = "dropout",
+    present_GM: torch.Tensor | None = None,
 ) -> CorruptedBatch:
     """Mask one micro-batch (module docstring).
 
@@ -119,6 +132,8 @@ def corrupt(
         t_BM: explicit times ``[B, 3]`` instead of the step's sampled ones (leader times under anti-masking),
             e.g. for evaluation at fixed ``t``.
         condition: ``dropout`` (training), ``visible`` or ``masked`` (see module docstring).
+        present_GM: optional ``bool [num_global_rows, 3]``, :func:`modality_presence` of the whole step in global
+            row order (identical on every rank): stratify each modality over the rows that hold it.
     """
     tokens_BL = batch.tokens_BL
     device = tokens_BL.device
@@ -161,7 +176,7 @@ def corrupt(
         eligible_BL = eligible_BL & ~hidden_BL
 
     if t_BM is None:
-        t_GM = sample_times(config, seed=seed, step=step, num_rows=total)
+        t_GM = sample_times(config, seed=seed, step=step, num_rows=total, present_GM=present_GM)
         t_BM = t_GM[row_offset : row_offset + num_rows]
     t_BM = torch.as_tensor(t_BM, dtype=torch.float64).to("cpu")
     if t_BM.shape != (num_rows, 3):
