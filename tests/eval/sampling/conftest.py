@@ -23,6 +23,15 @@ from trimodal_eval.sampling import PromptRow
 from trimodal_eval.sampling.vocab import AUDIO_BOOK, IMAGE, TEXT, TEXT_CONTENT
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one intra-op thread avoids waiting on a busy second core (restored afterwards)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def space() -> TokenSpace:
     return TokenSpace(TokenSpaceConfig(text_vocab_size=24, image_codebook_size=16, audio_codebook_size=8,

@@ -11,13 +11,14 @@ name         gamma(r)                                     note
 equal        (not a curve) ``n // S`` per step, the       LLaDA's ``get_num_transfer_tokens``
              first ``n % S`` steps one more
 cosine       cos(pi r / 2)                                MaskGIT; few tokens first, many at the end
-arccos       (2 / pi) arccos(r)                           MaskGIT's arccos; many first, few at the end
+arccos       (2 / pi) arccos(r)                           more than cosine first, most in the last step
 noise        s(1 - r) / s(1), s = 1 - alpha of a          the training noise schedule run backwards
              ``trimodal_train.diffusion`` schedule        (linear: equal up to rounding; cosine = cosine)
 =========== ============================================ ============================================
 
 Steps with ``k_i = 0`` (cosine or arccos with ``S`` near ``n``, or ``S > n``) change nothing: the sampler
-skips their model call (the model takes no time input, so the logits would be the same).
+skips their model call (the model takes no time input, so the logits would be the same); the steps of a
+block after its last token is unmasked are not taken at all.
 
 Semi-autoregressive generation splits a row's ``T`` target tokens into blocks of ``block_length``; a row's
 ``S`` steps are shared among its blocks in proportion to their sizes (largest remainder, at least one step
