@@ -50,7 +50,66 @@ def _batch_scaling(argv: list[str]) -> int:
     return 0
 
 
+RUN_USAGE = """usage: trimodal-train run --config NAME_OR_FILE [--launch.OPTION VALUE ...] [overrides ...]
+
+Train (or resume) one run. NAME_OR_FILE is a preset (tiny, demo, 350m, 1b, 3b) or a .json/.toml file over
+one; overrides are TrainConfig fields in tyro syntax (--optim.adamw.lr 1e-3 --run.steps 100; see
+--config NAME --help). Without --launch.* options the run trains in this process (or under torchrun)."""
+
+
+def _split_config(argv: list[str]) -> tuple[str | None, list[str]]:
+    rest, name, i = [], None, 0
+    while i < len(argv):
+        key, eq, value = argv[i].partition("=")
+        if key == "--config":
+            if not eq and i + 1 >= len(argv):
+                raise ValueError("--config: expected a preset name or a config file")
+            name = value if eq else argv[i + 1]
+            i += 1 if eq else 2
+        else:
+            rest.append(argv[i])
+            i += 1
+    return name, rest
+
+
+def _run(argv: list[str]) -> int:
+    from trimodal_train.configs import load_config
+    from trimodal_train.launch_cli import launch_help, split_launch_args, submit_and_wait
+
+    try:
+        name, rest = _split_config(argv)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if name is None:
+        asked = argv[:1] in (["-h"], ["--help"])
+        print(f"{RUN_USAGE}\n\n{launch_help()}", file=sys.stdout if asked else sys.stderr)
+        return 0 if asked else 2
+    try:
+        launch, overrides = split_launch_args(rest, prog="trimodal-train run")
+        config = load_config(name, overrides)
+        if launch is not None:
+            return submit_and_wait(config, launch)
+        from trimodal_train.trainer import train
+
+        result = train(config)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    state = "preempted at" if result.preempted else "finished at"
+    print(f"{state} step {result.final_step}: {result.run_dir} (metrics {result.metrics_path})")
+    return 0
+
+
+def _sweep(argv: list[str]) -> int:
+    from trimodal_train.launch_cli import sweep_main
+
+    return sweep_main(argv)
+
+
 COMMANDS: dict[str, Subcommand] = {
+    "run": Subcommand("train (or resume) one run from a preset or config file", _run),
+    "sweep": Subcommand("one run per point of a grid, as a submitit job array", _sweep),
     "batch-scaling": Subcommand("scale AdamW hyperparameters to another batch size and horizon", _batch_scaling),
 }
 

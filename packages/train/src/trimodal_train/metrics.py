@@ -116,12 +116,19 @@ class MetricsWriter:
             self._tb = None
 
 
-def read_metrics(path: str | Path) -> list[dict[str, Any]]:
-    """The records of a ``metrics.jsonl`` (a torn last line from a killed run is ignored)."""
+def read_metrics(path: str | Path, *, latest: bool = True) -> list[dict[str, Any]]:
+    """The records of a ``metrics.jsonl``, a torn line from a killed run ignored.
+
+    ``latest``: one record per step, the last one written (a run resumed after a crash logs again the steps
+    after its checkpoint), in step order; False: every line as written.
+    """
     records = []
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError:
             continue
-    return records
+    if not latest:
+        return records
+    by_step = {int(r["step"]): r for r in records}
+    return [by_step[s] for s in sorted(by_step)]
