@@ -1,8 +1,9 @@
 """Tiny token space, prompt rows and toy denoisers whose answers are known, for the sampler tests.
 
 - ``OracleDenoiser`` knows each row's answer (looked up by the row's prompt prefix, which the sampler never
-  changes) and gives it logit 0 against ``-gap_l`` for every other id, with a gap that varies by position
-  so that confidence, margin and entropy orders differ from left to right. It also checks every input: a
+  changes; with the condition masked it knows nothing and returns uniform logits) and gives it logit 0
+  against ``-gap_l`` for every other id, with a gap that varies by position so that confidence, margin
+  and entropy orders differ from left to right. It also checks every input: a
   visible target token is never wrong, padding has document id -1.
 - ``HashDenoiser``: logits that depend on every visible token through an exact integer hash and are
   computed elementwise, so a row's logits are bit-identical alone or in any batch (for the ragged test).
@@ -120,6 +121,10 @@ class OracleDenoiser:
         assert document_ids_BL is not None and span_modality_BL is not None
         for r in range(b):
             key = tuple(tokens_BL[r, : self.prefix].tolist())
+            if key not in self.answers:  # the condition is masked (guidance): the oracle knows nothing
+                assert self.space.mask_id in key
+                logits[r] = 0.0
+                continue
             answer = self.answers[key]
             real = document_ids_BL[r] >= 0
             assert torch.equal(real, tokens_BL[r] != self.space.pad_id), "document id -1 exactly on padding"

@@ -1,9 +1,9 @@
 """An oracle denoiser makes every sampler, in every mode, return the target exactly.
 
 Modes: each step schedule x each selection rule x (semi-AR blocks of 4 | full diffusion) x (greedy with a
-position-dependent confidence | temperature 1 with a certain oracle), on one ragged batch mixing text rows
-of different prompt and target lengths, a text-to-image row and a text-to-speech row (per-codebook
-classes). The oracle asserts at every call that no visible target token is ever wrong.
+position-dependent confidence | temperature 1 and guidance w = 2 with a certain oracle), on one ragged
+batch mixing text rows of different prompt and target lengths, a text-to-image row and a text-to-speech
+row (per-codebook classes). The oracle asserts at every call that no visible target token is ever wrong.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def test_oracle_returns_target(space, toys, schedule: str, rule: str, block: int
     rows, answers = _batch(space, toys)
     oracle = toys.OracleDenoiser(space, answers, prefix=4, sharp=sharp)
     config = SamplerConfig(selection=rule, step_schedule=schedule, block_length=block, steps=7,
-                           temperature=1.0 if sharp else 0.0, seed=3)
+                           temperature=1.0 if sharp else 0.0, guidance_scale=2.0 if sharp else 0.0, seed=3)
     batch = collate(rows, pad_id=space.pad_id)
     result = build_sampler(config, space).sample(oracle, batch)
     expected = collate([r.__class__(**{**r.__dict__, "tokens": a}) for r, a in zip(rows, answers, strict=True)],

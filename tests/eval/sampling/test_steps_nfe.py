@@ -58,9 +58,12 @@ def test_split_steps() -> None:
     assert split_steps(2, [4, 4, 4]) == [1, 1, 1]  # at least one step per block
 
 
-def _ragged(space, toys, n_targets=(9, 4, 13)):
+def _ragged(space, toys, n_targets=(9, 4, 13), *, conditioned: bool = False):
     rng = np.random.default_rng(0)
-    rows = [toys.text_row(space, [i, i + 1], n, seed=i) for i, n in enumerate(n_targets)]
+    if conditioned:  # text-to-image rows (guidance needs a condition)
+        rows = [toys.image_row(space, [i, i + 1], n, seed=i) for i, n in enumerate(n_targets)]
+    else:
+        rows = [toys.text_row(space, [i, i + 1], n, seed=i) for i, n in enumerate(n_targets)]
     return rows, [toys.random_answer(space, r, rng) for r in rows]
 
 
@@ -70,7 +73,7 @@ def _ragged(space, toys, n_targets=(9, 4, 13)):
 def test_nfe_per_row_for_every_schedule(space, toys, schedule: str, steps: int | None, block: int | None,
                                         guidance: float) -> None:
     n_targets = (9, 4, 13)
-    rows, answers = _ragged(space, toys, n_targets)
+    rows, answers = _ragged(space, toys, n_targets, conditioned=bool(guidance))
     oracle = toys.OracleDenoiser(space, answers, prefix=4)
     config = SamplerConfig(selection="confidence", step_schedule=schedule, steps=steps, block_length=block,
                            temperature=0.0, guidance_scale=guidance)

@@ -7,8 +7,9 @@ With conditional logits ``l_c``, unconditional ``l_u`` and scale ``w``::
     l = l_c + w (l_c - l_u)        (= l_u + (1 + w)(l_c - l_u); p ~ p_c^(1+w) / p_u^w)
 
 ``w = 0`` is the conditional sampler *exactly*: its rows take no unconditional forward and ``l = l_c``
-bit for bit. Ids that are ``-inf`` under ``l_c`` stay ``-inf``; ids ``-inf`` only under ``l_u`` are
-clamped to ``l_u = -1e4`` first so the guided logit stays finite.
+bit for bit. Rows without a condition span (text continuation) are never guided. Ids that are ``-inf``
+under ``l_c`` stay ``-inf``; ids ``-inf`` only under ``l_u`` are clamped to ``l_u = -1e4`` first so the
+guided logit stays finite.
 
 Time dependence [ours]: ``w(t) = w * shape(t)`` with ``t`` the row's current mask ratio of its target
 (1 at the first step, falling to 0): ``constant`` (1), ``decay`` (``t``: strongest at the start, when the

@@ -105,6 +105,7 @@ class _Run:
         self.tokens_BL = batch.tokens_BL.masked_fill(batch.target_BL, space.mask_id)
         self.doc_BL, self.span_BL = batch.document_ids_BL.clone(), batch.span_modality_BL.clone()
         self.cond_BL = batch.condition_BL
+        self.has_condition_B = batch.condition_BL.any(-1)
         b, t = tg.valid_BT.shape
         self.valid_BT, self.masked_BT = tg.valid_BT.clone(), tg.valid_BT.clone()
         zeros = torch.zeros(b, dtype=torch.int64, device=dev)
@@ -147,7 +148,8 @@ class _Run:
             k_R = self.counts_BS[rows_R, self.ptr_B[rows_R]].clamp(max=num_candidates_R)
         need_R = torch.ones_like(k_R, dtype=torch.bool) if dynamic else k_R > 0
         ratio_R = masked_RT.sum(-1) / self.valid_BT[rows_R].sum(-1).clamp_min(1)
-        w_R = guidance_weight(cfg.guidance_scale, cfg.guidance_schedule, ratio_R)
+        # Rows without a condition span have nothing to guide by: their unconditional input is the conditional one.
+        w_R = guidance_weight(cfg.guidance_scale, cfg.guidance_schedule, ratio_R) * self.has_condition_B[rows_R]
         guided_R = w_R != 0
         if cfg.reuse_logits:
             call_R, ucall_R = need_R & self.dirty_B[rows_R], need_R & guided_R & self.udirty_B[rows_R]
