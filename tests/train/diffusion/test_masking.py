@@ -185,6 +185,12 @@ def test_anti_masking_partners_are_complementary(space, rows, schedule: str) -> 
     idx = (c.span_modality_BL[1::2].long() - 1).clamp(min=0)
     expected = torch.where(part, w_part.gather(1, idx), 0.0)
     torch.testing.assert_close(c.weight_BL[1::2], expected)
+    # Explicit times: only the leaders' count.
+    t_BM = torch.rand(40, 3, dtype=torch.float64) * 0.9 + 0.05
+    e = corrupt(batch, config=cfg, token_space=space, seed=0, step=0, t_BM=t_BM)
+    torch.testing.assert_close(e.t_BM[0::2], t_BM[0::2])
+    torch.testing.assert_close(sch.mask_prob(e.t_BM[1::2]), sch.alpha(t_BM[0::2]))
+    assert torch.equal(e.masked_BL[0::2] ^ e.masked_BL[1::2], e.eligible_BL[0::2])
 
 
 def test_anti_masking_input_errors(space, rows) -> None:

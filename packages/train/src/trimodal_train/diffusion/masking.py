@@ -181,6 +181,8 @@ def corrupt(
     t_BM = torch.as_tensor(t_BM, dtype=torch.float64).to("cpu")
     if t_BM.shape != (num_rows, 3):
         raise ValueError(f"t_BM must have shape [{num_rows}, 3], got {tuple(t_BM.shape)}")
+    if anti:  # the partner's time follows from its leader's
+        t_BM = t_BM[0::2].repeat_interleave(2, dim=0)
     schedules = config.build_schedules()
     s_BM = torch.stack([sch.mask_prob(t_BM[:, m]) for m, sch in enumerate(schedules)], dim=1)
     w_BM = torch.stack([sch.weight(t_BM[:, m]) for m, sch in enumerate(schedules)], dim=1)
