@@ -12,6 +12,7 @@ from typing import Literal
 
 MixingMode = Literal["exact", "stochastic"]
 OverlongPairPolicy = Literal["truncate", "skip", "error"]
+ShuffleMode = Literal["global", "window"]
 WorkerMethod = Literal["thread", "process"]
 
 
@@ -61,9 +62,16 @@ class LoaderConfig:
     consecutive batches and at most 2^20 token slots (see ``nodes.group_size``)."""
     seed: int = 0
     """Root seed of shard orders, shuffles, stochastic mixing and row order."""
+    shuffle: ShuffleMode = "global"
+    """Example order within each epoch of a component. ``global``: a seeded pseudo-random permutation of all its
+    examples, across every shard (each batch draws from the whole component, as a uniform shuffle would; rows
+    are read in random order, so keep shards on local disk or in the page cache). ``window``: shards in a seeded
+    order, examples permuted in consecutive windows of ``shuffle_buffer`` (sequential reads, but a batch sees a
+    narrow slice: shards are sorted by example id, so neighbouring rows share a source); also what runs started
+    before this field used. Both are pure functions of the seed: resuming needs no buffer contents."""
     shuffle_buffer: int = 8192
-    """Examples shuffled together: each epoch's example sequence (shards in a seeded order) is permuted in
-    consecutive windows of this many examples. 1 disables example shuffling (shard order is still seeded)."""
+    """``shuffle="window"`` only: examples permuted together; 1 disables example shuffling (shard order is still
+    seeded)."""
     mixing: MixingMode = "exact"
     """``exact``: every global batch holds each component's share (largest remainder, carried between
     batches); ``stochastic``: each row's component is drawn from the weights with a seeded RNG."""
@@ -106,6 +114,8 @@ class LoaderConfig:
             raise ValueError(f"LoaderConfig.mixing must be 'exact' or 'stochastic', got {self.mixing!r}")
         if self.overlong_pairs not in ("truncate", "skip", "error"):
             raise ValueError(f"LoaderConfig.overlong_pairs must be truncate|skip|error, got {self.overlong_pairs!r}")
+        if self.shuffle not in ("global", "window"):
+            raise ValueError(f"LoaderConfig.shuffle must be 'global' or 'window', got {self.shuffle!r}")
         if self.worker_method not in ("thread", "process"):
             raise ValueError(f"LoaderConfig.worker_method must be 'thread' or 'process', got {self.worker_method!r}")
         steps = [p.step for p in self.weight_schedule]

@@ -39,8 +39,10 @@ from trimodal_train.data.streams import ComponentStream, ShardStore
 log = logging.getLogger(__name__)
 LOADER_STATE_FORMAT = 1
 # Fields whose change would alter the example streams or the plan: a resumed run must match them.
-_FIXED_FIELDS = ("seq_len", "seed", "shuffle_buffer", "mixing", "weight_schedule", "split_documents",
+_FIXED_FIELDS = ("seq_len", "seed", "shuffle", "shuffle_buffer", "mixing", "weight_schedule", "split_documents",
                  "overlong_pairs", "interleave_rows")
+# States saved before a fixed field existed: the value their streams were built with.
+_FIXED_DEFAULTS_BEFORE = {"shuffle": "window"}
 
 
 class MixtureLoader:
@@ -109,7 +111,7 @@ class MixtureLoader:
             found = state.get("format") if isinstance(state, dict) else type(state).__name__
             raise ValueError(f"loader state: unknown format {found!r} (expected {LOADER_STATE_FORMAT})")
         ours = self._meta()
-        theirs = state["fixed"]
+        theirs = {**_FIXED_DEFAULTS_BEFORE, **state["fixed"]}
         for key, value in ours.items():
             if theirs.get(key) != value:
                 raise ValueError(
@@ -192,7 +194,8 @@ def build_loader(mixture_manifest_path: str | Path, config: LoaderConfig) -> Mix
         ids = shard_ids[name]
         tasks = set().union(*(store.get(i).tasks for i in ids))  # opens every shard: errors surface now
         layouts.append(_layout(name, tasks, str(corpora[name].path)))
-        streams.append(ComponentStream(name, ids, store, seed=config.seed, shuffle_buffer=config.shuffle_buffer))
+        streams.append(ComponentStream(name, ids, store, seed=config.seed, shuffle=config.shuffle,
+                                       shuffle_buffer=config.shuffle_buffer))
         lengths = np.concatenate([store.all_lengths(i) for i in ids])
         if layouts[-1] == "packed":
             if not lengths.any():

@@ -1,11 +1,20 @@
 """Per-component example streams over memory-mapped shards.
 
-A component's stream is infinite: ordinal ``n`` is example ``n % N`` of epoch ``n // N``. Each epoch
-visits the shards in a seeded order, and the resulting example sequence is permuted in consecutive
-windows of ``shuffle_buffer`` examples. This *window shuffle* stands in for a classic streaming shuffle
-buffer: it mixes examples as locally, but the example at any ordinal is a pure function of
-``(seed, component, ordinal)``. That is what lets every rank compute the global batch plan on its own,
-lets a resumed run restart from a single integer per component, and makes world-size changes safe.
+A component's stream is infinite: ordinal ``n`` is position ``i = n % N`` of epoch ``e = n // N``. Two orders
+(``LoaderConfig.shuffle``):
+
+* ``global`` (default): position ``i`` is example ``perm_e(i)`` of the component's ``N`` examples (its shards
+  concatenated in manifest order), ``perm_e`` a seeded pseudo-random permutation of all of them
+  (:mod:`~trimodal_train.data.epoch_shuffle`). Every batch draws from the whole component, as a uniform
+  shuffle would: shards are written sorted by example id, so consecutive rows share a source.
+* ``window``: each epoch visits the shards in a seeded order and permutes the resulting sequence in
+  consecutive windows of ``shuffle_buffer`` examples (a stand-in for a streaming shuffle buffer: it mixes as
+  locally, so a batch sees a narrow, source-correlated slice; reads stay sequential, which suits storage with
+  slow random access). Kept for such storage and to resume runs started before ``global`` existed.
+
+Either way the example at any ordinal is a pure function of ``(seed, component, ordinal)``. That is what lets
+every rank compute the global batch plan on its own, lets a resumed run restart from a single integer per
+component, and makes world-size changes safe.
 
 :class:`ShardStore` validates shards with :class:`trimodal_core.ShardReader` (so a missing or corrupt
 shard raises the reader's ``ValueError`` naming the file), then views each memory-mapped file as flat
@@ -28,6 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trimodal_core import ShardReader, derive_seed
+from trimodal_train.data.epoch_shuffle import epoch_keys, permute
 
 SPAN_BLOCK = 4096
 """Stream ordinals looked up together (see :meth:`ComponentStream.span`)."""
@@ -172,29 +182,39 @@ class ComponentStream:
     """The infinite, seeded example order of one mixture component."""
 
     def __init__(
-        self, name: str, shard_ids: list[int], store: ShardStore, *, seed: int, shuffle_buffer: int
+        self, name: str, shard_ids: list[int], store: ShardStore, *, seed: int, shuffle: str = "global",
+        shuffle_buffer: int = 1,
     ) -> None:
+        if shuffle not in ("global", "window"):
+            raise ValueError(f"LoaderConfig.shuffle must be 'global' or 'window', got {shuffle!r}")
         self.name = name
         self.shard_ids = np.asarray(shard_ids, dtype=np.int64)
         self.store = store
         self.seed = seed
+        self.shuffle = shuffle
         self.shuffle_buffer = shuffle_buffer
         self._rows = np.asarray([store.rows[s] for s in shard_ids], dtype=np.int64)
         self.num_examples = int(self._rows.sum())
         if self.num_examples == 0:
             raise ValueError(f"mixture component {name!r} has no examples")
         self.mean_length = float(np.mean([store.mean_length(s) for s in shard_ids]))
+        self._manifest_order = (np.arange(len(self.shard_ids)), np.concatenate([[0], np.cumsum(self._rows)]))
         self._epochs: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._keys: OrderedDict[int, np.ndarray] = OrderedDict()
         self._windows: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
         self._blocks: OrderedDict[int, Span] = OrderedDict()
 
     def clone(self) -> ComponentStream:
         """The same stream with its own caches (for use from another thread)."""
         return ComponentStream(
-            self.name, [int(i) for i in self.shard_ids], self.store, seed=self.seed, shuffle_buffer=self.shuffle_buffer
+            self.name, [int(i) for i in self.shard_ids], self.store, seed=self.seed, shuffle=self.shuffle,
+            shuffle_buffer=self.shuffle_buffer,
         )
 
     def _epoch_order(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """Shard order of an epoch and the first position of each shard in it (plus the total)."""
+        if self.shuffle == "global":  # the permutation spans every shard: their order plays no part
+            return self._manifest_order
         cached = self._epochs.get(epoch)
         if cached is None:
             rng = np.random.default_rng(derive_seed(self.seed, "loader", "shards", self.name, epoch))
@@ -204,6 +224,14 @@ class ComponentStream:
             while len(self._epochs) > 4:
                 self._epochs.popitem(last=False)
         return cached
+
+    def _epoch_keys(self, epoch: int) -> np.ndarray:
+        keys = self._keys.get(epoch)
+        if keys is None:
+            keys = self._keys[epoch] = epoch_keys(self.seed, self.name, epoch)
+            while len(self._keys) > 4:
+                self._keys.popitem(last=False)
+        return keys
 
     def _window(self, epoch: int, window: int) -> np.ndarray:
         key = (epoch, window)
@@ -226,7 +254,9 @@ class ComponentStream:
         for epoch in np.unique(epochs):
             in_epoch = epochs == epoch
             idx = index[in_epoch]
-            if self.shuffle_buffer > 1:
+            if self.shuffle == "global":
+                pos = permute(idx, self.num_examples, self._epoch_keys(int(epoch)))
+            elif self.shuffle_buffer > 1:
                 windows = idx // self.shuffle_buffer
                 pos = np.empty_like(idx)
                 for w in np.unique(windows):
@@ -257,9 +287,13 @@ class ComponentStream:
         if block is None:
             shard, row = self.locate(np.arange(index * SPAN_BLOCK, (index + 1) * SPAN_BLOCK, dtype=np.int64))
             length, token_at, modality_at = (np.empty_like(shard) for _ in range(3))
-            for s in np.unique(shard):
-                sel = shard == s
-                length[sel], token_at[sel], modality_at[sel] = self.store.get(int(s)).sources(row[sel])
+            # Group by shard with one sort (a global shuffle puts up to SPAN_BLOCK shards in a block).
+            by_shard = np.argsort(shard, kind="stable")
+            sorted_shard = shard[by_shard]
+            edges = np.flatnonzero(sorted_shard[1:] != sorted_shard[:-1]) + 1
+            for lo, hi in zip([0, *edges.tolist()], [*edges.tolist(), len(shard)], strict=True):
+                sel = by_shard[lo:hi]
+                length[sel], token_at[sel], modality_at[sel] = self.store.get(int(sorted_shard[lo])).sources(row[sel])
             block = self._blocks[index] = Span(shard, row, length, token_at, modality_at)
             while len(self._blocks) > 4:
                 self._blocks.popitem(last=False)
