@@ -31,7 +31,10 @@ def part_changed(out: Path) -> Callable[[dict[str, Any]], str | None]:
     """Staleness check of a tokenizer step: its folder no longer hashes to the recorded fingerprint."""
 
     def check(result: dict[str, Any]) -> str | None:
-        if not out.is_dir() or _part_digest(out) != result.get("fingerprint"):
+        recorded = result.get("fingerprint")
+        if not (isinstance(recorded, str) and len(recorded) == 64):
+            return "recorded before tokenizer content fingerprints"
+        if not out.is_dir() or _part_digest(out) != recorded:
             return f"{out} differs from the tokenizer this step wrote"
         return None
 
