@@ -177,7 +177,7 @@ def main(args: Args) -> None:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     model.eval()
     trained = f"loss, mean of 10 steps: {np.mean(losses[:10]):.2f} -> {np.mean(losses[-10:]):.2f}"
     print(f"# source: {source}; vocab {space.vocab_size}; L={args.seq_len}; rows={args.rows}; "

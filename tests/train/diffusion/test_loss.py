@@ -230,3 +230,43 @@ def test_loss_sums_pack_add_and_metrics() -> None:
         c = CorruptedBatch(*(torch.zeros(1, 2) for _ in range(6)), t_BM=torch.zeros(1, 3),
                            condition_dropped_B=torch.zeros(1, dtype=torch.bool))
         loss_sums(torch.zeros(1, 3, 5), c)
+
+
+def _oracle_logits(c: CorruptedBatch, vocab: int) -> torch.Tensor:
+    """A model that uses its context: p(target) = the row's visible fraction, the rest uniform."""
+    eligible = c.eligible_BL.sum(1, keepdim=True).clamp(min=1).float()
+    lam_BL = ((c.eligible_BL & ~c.masked_BL).sum(1, keepdim=True).float() / eligible).expand_as(c.masked_BL)
+    logits = torch.log((1 - lam_BL) / vocab).unsqueeze(-1).expand(*c.targets_BL.shape, vocab).clone()
+    logits.scatter_(-1, c.targets_BL.unsqueeze(-1), torch.log(lam_BL + (1 - lam_BL) / vocab).unsqueeze(-1))
+    return logits
+
+
+def test_stratified_times_and_anti_masking_lower_the_loss_variance(rows) -> None:
+    """Per-step objective J of a context-using model on a fixed batch (only times and masks redrawn), 150 steps.
+    Measured ratios to iid: stratified over present rows 0.37, anti-masking 0.17 (same compute); asserted with
+    margin. The means agree (every sampler is unbiased for the same NELBO)."""
+
+    def estimates(cfg: DiffusionConfig, batch, presence: bool) -> np.ndarray:
+        present = modality_presence(batch, config=cfg, token_space=SMALL) if presence else None
+        out = []
+        for step in range(150):
+            c = corrupt(batch, config=cfg, token_space=SMALL, seed=0, step=step, present_GM=present)
+            s = loss_sums(_oracle_logits(c, SMALL.vocab_size), c)
+            out.append(float(s.nll_sum_M.sum() / s.eligible_M.sum()))
+        return np.asarray(out)
+
+    batch = _balanced_batch(rows, 48, 64)
+    iid = estimates(DiffusionConfig(time_sampling="iid"), batch, False)
+    strat = estimates(DiffusionConfig(time_sampling="stratified"), batch, True)
+    anti = estimates(DiffusionConfig(time_sampling="iid", anti_masking=True), duplicate_rows(_rows(batch, 24)), False)
+    print(f"variance / iid: stratified+presence {strat.var() / iid.var():.3f}, anti {anti.var() / iid.var():.3f}")
+    assert strat.var() < 0.6 * iid.var()
+    assert anti.var() < 0.4 * iid.var()
+    se = math.sqrt(iid.var() / 150 + strat.var() / 150)
+    assert abs(iid.mean() - strat.mean()) < 4 * se
+
+
+def _rows(batch, n: int):
+    return type(batch)(step=batch.step, **{f: getattr(batch, f)[:n] for f in
+                                           ("tokens_BL", "modality_BL", "loss_mask_BL", "document_ids_BL",
+                                            "component_B")})
