@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,8 @@ def agree_to_stop(device: torch.device | str | None = None) -> bool:
         True on every rank when any rank has a pending request. Every rank of the default process group must
         call it at the same step, as with any collective.
     """
+    import torch  # here, so launch code that only sets the flag does not import torch
+
     local = _requested.is_set()
     if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
         return local

@@ -8,10 +8,13 @@ with at most ``launch.array_parallelism`` elements running), and keeps a manifes
 listing every run with its overrides, run directory, job id and status, which eval reads to collect the runs.
 
 Grid syntax: ``key=v1,v2,...`` where ``key`` is a dotted TrainConfig path as on the command line
-(``optim.adamw.lr``, ``model``, ``data.global_batch_size``). A value with spaces becomes several command-line
-tokens (tuple fields: ``"data.weight_schedule=0:text:1 1000:text:0.5"``); ``true``/``false`` on a bool field
-become the ``--key``/``--no-key`` flags. An axis with a single value is a fixed override and stays out of the
-run names. Run name [ours]: ``<key>-<value>`` for each axis of two or more values, joined by ``__``, where
+(``optim.adamw.lr``, ``data.global_batch_size``, ``diffusion.schedules.image.name``, ``run.tokens``). A value
+with spaces becomes several command-line tokens (tuple fields); ``true``/``false`` on a bool field become the
+``--key``/``--no-key`` flags; setting one of ``run.tokens``/``run.steps`` clears the other. Two keys are not
+config paths [ours]: ``model=NAME`` swaps in a ``MODEL_PRESETS`` model (before any ``model.*`` override), and
+``mix=text:0.5/image_text:0.3/audio_text:0.2`` sets constant mixing weights per component
+(``data.weight_schedule``, one knot at step 0). An axis with a single value is a fixed override and stays out
+of the run names. Run name [ours]: ``<key>-<value>`` for each axis of two or more values, joined by ``__``, where
 ``key`` is the last dotted component (the full path where two axes share it) and characters outside
 ``[A-Za-z0-9._+-]`` become ``-``; names must be distinct.
 
@@ -141,11 +144,48 @@ def point_args(point: dict[str, str], config_cls: Any = None) -> list[str]:
     return args
 
 
-def _resolve(config: str, args: list[str], where: str) -> Any:
-    from trimodal_train.configs import load_config
+def parse_mix(value: str) -> dict[str, float]:
+    """``text:0.5/image_text:0.3`` -> ``{"text": 0.5, "image_text": 0.3}``."""
+    weights = {}
+    for part in value.split("/"):
+        name, sep, weight = part.partition(":")
+        try:
+            weights[name.strip()] = float(weight)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise ValueError(f"sweep mix={value!r}: expected component:weight[/component:weight...]")
+    return weights
 
+
+def resolve_point(config: str, point: dict[str, str], overrides: Sequence[str] = (), *, run_dir: Path | None = None,
+                  where: str = "") -> Any:
+    """The ``TrainConfig`` of one grid point: base config, then ``model``/``mix``, then the overrides."""
+    import tyro
+
+    from trimodal_train.config import TrainConfig
+    from trimodal_train.configs import load_config
+    from trimodal_train.data import WeightPoint
+    from trimodal_train.model.presets import MODEL_PRESETS
+
+    where = where or f"point {point}"
+    rest = {k: v for k, v in point.items() if k not in ("model", "mix")}
+    args = [*overrides, *point_args(rest, TrainConfig)]
+    for key, other in (("--run.tokens", "--run.steps"), ("--run.steps", "--run.tokens")):
+        if key in args and other not in args:
+            args += [other, "None"]
+    if run_dir is not None:
+        args += ["--run.run-dir", str(run_dir)]
     try:
-        return load_config(config, args)
+        base = load_config(config)
+        if "model" in point:
+            if point["model"] not in MODEL_PRESETS:
+                raise ValueError(f"model={point['model']!r} is not a model preset ({', '.join(MODEL_PRESETS)})")
+            base = dataclasses.replace(base, model=MODEL_PRESETS[point["model"]])
+        if "mix" in point:
+            knot = WeightPoint(step=0, weights=parse_mix(point["mix"]))
+            base = dataclasses.replace(base, data=dataclasses.replace(base.data, weight_schedule=(knot,)))
+        return tyro.cli(TrainConfig, default=base, args=args, prog="trimodal-train sweep") if args else base
     except SystemExit:  # tyro printed the parse error
         raise ValueError(f"sweep {where}: the overrides {' '.join(args)!r} do not parse (see above)") from None
     except ValueError as exc:
@@ -223,8 +263,6 @@ def run_sweep(config: SweepConfig) -> tuple[Path, list[SweepRun]]:
 
     A run that fails does not stop the others; its status says ``failed`` with the error.
     """
-    from trimodal_train.config import TrainConfig
-
     axes = [parse_axis(a) for a in config.grid]
     points = expand_grid(axes) if axes else [{}]
     varying = [a.key for a in axes if len(a.values) > 1]
@@ -234,8 +272,7 @@ def run_sweep(config: SweepConfig) -> tuple[Path, list[SweepRun]]:
     for index, point in enumerate(points):
         run = SweepRun(index=index, name=run_name(point, varying), overrides=point, run_dir="")
         run.run_dir = f"runs/{run.name}"
-        args = [*config.overrides, *point_args(point, TrainConfig), "--run.run-dir", str(sweep_dir / run.run_dir)]
-        train_configs.append(_resolve(config.config, args, f"point {point}"))
+        train_configs.append(resolve_point(config.config, point, config.overrides, run_dir=sweep_dir / run.run_dir))
         runs.append(run)
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
