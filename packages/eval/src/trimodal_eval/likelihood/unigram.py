@@ -35,7 +35,8 @@ def _text_positions(tokens: np.ndarray, modality: np.ndarray, space: TokenSpace,
                     maskable_specials: tuple[str, ...]) -> np.ndarray:
     import torch
 
-    span = span_modality(torch.from_numpy(tokens[None]), torch.from_numpy(modality[None]), space, maskable_specials)
+    span = span_modality(torch.from_numpy(tokens[None].copy()), torch.from_numpy(modality[None].copy()), space,
+                         maskable_specials)
     return tokens[(span[0] == int(Modality.TEXT)).numpy()]
 
 
