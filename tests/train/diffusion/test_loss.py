@@ -190,16 +190,17 @@ def test_backprop_loss_gives_the_global_objective_gradient(space, rows) -> None:
     objective = backprop_loss(loss_sums(full, full_c), global_eligible=n_global, world_size=1)
     objective.backward()
 
-    gbs, world, accum = 4, 2, 2
+    world, accum = 2, 2
     fields = ("tokens_BL", "modality_BL", "loss_mask_BL", "document_ids_BL", "component_B")
     pieces, grads, total = [], torch.zeros_like(base), 0.0
-    for micro in range(accum):
-        for rank in range(world):
-            off = global_row_offset(micro_step=micro, rank=rank, world_size=world, global_batch_size=gbs)
-            sl = slice(off, off + gbs // world)
+    for rank in range(world):
+        for micro in range(accum):
+            off = global_row_offset(rank=rank, world_size=world, micro_step=micro, grad_accum=accum,
+                                    global_batch_size=8)
+            sl = slice(off, off + 2)
             piece = type(batch)(step=0, **{f: getattr(batch, f)[sl] for f in fields})
             pieces.append((sl, corrupt(piece, config=cfg, token_space=space, seed=2, step=0, row_offset=off,
-                                       num_global_rows=gbs * accum)))
+                                       num_global_rows=8)))
     count = sum(eligible_count(c) for _, c in pieces)  # the all-reduce
     assert int(count) == int(n_global)
     for sl, c in pieces:

@@ -120,18 +120,20 @@ def test_two_ranks_two_micro_steps_equal_one_process(space, rows, anti_masking: 
     # Presence gathered in global row order is the presence of the whole step's rows.
     present = modality_presence(batch, config=cfg, token_space=space) if presence else None
     full = corrupt(batch, config=cfg, token_space=space, seed=11, step=4, num_global_rows=16, present_GM=present)
-    gbs, world, accum = 8, 2, 2
-    parts = []
-    for micro in range(accum):
-        for rank in range(world):
-            off = global_row_offset(micro_step=micro, rank=rank, world_size=world, global_batch_size=gbs)
+    world, accum = 2, 2
+    parts = {}
+    for rank in range(world):
+        for micro in range(accum):
+            off = global_row_offset(rank=rank, world_size=world, micro_step=micro, grad_accum=accum,
+                                    global_batch_size=16)
             piece = type(batch)(**{f: getattr(batch, f)[off : off + 4] if f != "step" else 0
                                    for f in ("step", "tokens_BL", "modality_BL", "loss_mask_BL",
                                              "document_ids_BL", "component_B")})
-            parts.append(corrupt(piece, config=cfg, token_space=space, seed=11, step=4, row_offset=off,
-                                 num_global_rows=gbs * accum, present_GM=present))
+            parts[off] = corrupt(piece, config=cfg, token_space=space, seed=11, step=4, row_offset=off,
+                                 num_global_rows=16, present_GM=present)
     for name in ("inputs_BL", "masked_BL", "eligible_BL", "weight_BL", "t_BM", "condition_dropped_B"):
-        assert torch.equal(torch.cat([getattr(p, name) for p in parts]), getattr(full, name)), name
+        joined = torch.cat([getattr(parts[k], name) for k in sorted(parts)])
+        assert torch.equal(joined, getattr(full, name)), name
 
 
 def test_condition_dropout_rate_and_effect(space, rows) -> None:

@@ -12,25 +12,34 @@ from trimodal_train.diffusion import DiffusionConfig, ScheduleConfig, global_row
 def test_rank_and_micro_step_slices_concatenate_to_the_global_vector(method: str) -> None:
     cfg = DiffusionConfig(time_sampling=method)  # type: ignore[arg-type]
     full = sample_times(cfg, seed=7, step=3, num_rows=16)  # 1 rank, 1 micro-step, 16 rows
-    gbs, world, accum = 8, 2, 2
-    pieces = []
-    for micro in range(accum):
-        for rank in range(world):
-            off = global_row_offset(micro_step=micro, rank=rank, world_size=world, global_batch_size=gbs)
+    world, accum = 2, 2
+    pieces = {}
+    for rank in range(world):
+        for micro in range(accum):
+            off = global_row_offset(rank=rank, world_size=world, micro_step=micro, grad_accum=accum,
+                                    global_batch_size=16)
             # What each process computes on its own: the step's vector, then its slice.
-            pieces.append(sample_times(cfg, seed=7, step=3, num_rows=gbs * accum)[off : off + gbs // world])
-    assert torch.equal(torch.cat(pieces), full)
+            pieces[off] = sample_times(cfg, seed=7, step=3, num_rows=16)[off : off + 16 // (world * accum)]
+    assert sorted(pieces) == [0, 4, 8, 12]
+    assert torch.equal(torch.cat([pieces[k] for k in sorted(pieces)]), full)
     assert full.shape == (16, 3) and full.dtype == torch.float64
 
 
 def test_global_row_offset() -> None:
-    assert global_row_offset(micro_step=0, rank=0, world_size=1, global_batch_size=8) == 0
-    assert global_row_offset(micro_step=1, rank=0, world_size=2, global_batch_size=8) == 8
-    assert global_row_offset(micro_step=1, rank=1, world_size=2, global_batch_size=8) == 12
+    def off(**kw: int) -> int:
+        return global_row_offset(**{"rank": 0, "world_size": 1, "micro_step": 0, "grad_accum": 1,
+                                    "global_batch_size": 16, **kw})
+
+    assert off() == 0
+    assert off(world_size=2, rank=1) == 8
+    assert off(world_size=2, rank=1, grad_accum=2, micro_step=1) == 12
+    assert off(grad_accum=4, micro_step=3) == 12
     with pytest.raises(ValueError, match="multiple of world_size"):
-        global_row_offset(micro_step=0, rank=0, world_size=3, global_batch_size=8)
+        off(world_size=3)
     with pytest.raises(ValueError, match="rank"):
-        global_row_offset(micro_step=0, rank=2, world_size=2, global_batch_size=8)
+        off(world_size=2, rank=2)
+    with pytest.raises(ValueError, match="micro_step"):
+        off(grad_accum=2, micro_step=2)
 
 
 @pytest.mark.parametrize("num_rows", [1, 7, 64])

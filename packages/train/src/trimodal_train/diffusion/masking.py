@@ -22,9 +22,10 @@ uses the leader's uniforms and is masked at exactly the leader's *unmasked* elig
 (``u >= s(t)``), i.e. at mask probability ``alpha(t)``, time ``t' = time_of_mask_prob(alpha(t))``
 (``1 - t`` for the linear schedule), with weight ``-alpha'(t) / alpha(t)`` (``schedules.py``); condition
 dropout is decided once per pair. Feeding it: set the loader's ``global_batch_size`` to half the step's row
-count and pass every batch through :func:`duplicate_rows` (each row repeated in place, ``[a, a, b, b, ..]``),
-so the per-rank row count and ``global_batch_size`` given to :func:`global_row_offset` are those of the
-duplicated batch; ``corrupt`` checks that partners are identical.
+count and pass every rank's batch through :func:`duplicate_rows` (each row repeated in place,
+``[a, a, b, b, ..]``) before splitting it into micro-batches, so the row counts given to
+:func:`global_row_offset` and ``num_global_rows`` are those of the duplicated batch (micro-batches must hold
+an even number of rows); ``corrupt`` checks that partners are identical.
 """
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ def corrupt(
         seed: root seed of the run.
         step: optimizer step (all micro-steps of a step share it).
         row_offset: global row of ``batch``'s first row (``time_sampling.global_row_offset``).
-        num_global_rows: rows of the whole optimizer step ``G`` (default: this batch's rows).
+        num_global_rows: rows of the whole optimizer step ``G``, all ranks and micro-batches (default: this
+            batch's rows).
         t_BM: explicit times ``[B, 3]`` instead of the step's sampled ones (leader times under anti-masking),
             e.g. for evaluation at fixed ``t``.
         condition: ``dropout`` (training), ``visible`` or ``masked`` (see module docstring).

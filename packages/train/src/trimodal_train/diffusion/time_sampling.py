@@ -1,11 +1,12 @@
 """Diffusion times for a whole optimizer step: one ``t`` per (global row, modality), independent of world size.
 
-Global rows. An optimizer step covers ``G = global_batch_size * grad_accum`` rows. Row ``r`` of the batch a
-rank holds at accumulation micro-step ``a`` is global row
-``a * global_batch_size + rank * (global_batch_size // world_size) + r`` (:func:`global_row_offset`; the
-loader slices each global batch contiguously by rank). Everything random in the objective is a pure function
-of ``(seed, step, global row)``, so each rank computes its own slice and the union over ranks and
-micro-steps is the same for any world size.
+Global rows. An optimizer step covers ``G`` rows (``global_batch_size``: the loader's global batch, all ranks,
+all accumulation micro-steps). The loader slices it contiguously by rank (rank ``r`` holds rows
+``r * G / W ..``) and each rank splits its rows into ``A`` consecutive micro-batches, so row ``i`` of
+micro-batch ``a`` on rank ``r`` is global row ``r * G / W + a * G / (W A) + i`` (:func:`global_row_offset`,
+as ``trimodal_train.step`` does). Everything random in the objective is a pure function of
+``(seed, step, global row)``, so each rank computes its own slice and the union over ranks and micro-steps
+is the same for any world size and any accumulation split.
 
 Uniforms ``u[g, m] in [0, 1)`` per modality ``m`` (generator seeded by ``derive_seed(seed, "diffusion/time",
 step, m)``), over ``U`` units (``U = G``, or ``G / 2`` under anti-masking, where rows ``2k, 2k+1`` are one
@@ -43,15 +44,19 @@ from trimodal_core import derive_seed
 from trimodal_train.diffusion.config import NUM_MODALITIES, DiffusionConfig, TimeSampling
 
 
-def global_row_offset(*, micro_step: int, rank: int, world_size: int, global_batch_size: int) -> int:
-    """Global row index (within the optimizer step) of the first row a rank holds at a micro-step."""
-    if world_size < 1 or global_batch_size % world_size:
-        raise ValueError(f"global_batch_size {global_batch_size} is not a multiple of world_size {world_size}")
+def global_row_offset(*, rank: int, world_size: int, micro_step: int, grad_accum: int, global_batch_size: int) -> int:
+    """Global row (within the optimizer step of ``global_batch_size`` rows) of a micro-batch's first row."""
+    if world_size < 1 or grad_accum < 1 or global_batch_size % (world_size * grad_accum):
+        raise ValueError(
+            f"global_batch_size {global_batch_size} is not a multiple of world_size {world_size} x "
+            f"grad_accum {grad_accum}"
+        )
     if not 0 <= rank < world_size:
         raise ValueError(f"rank {rank} outside [0, {world_size})")
-    if micro_step < 0:
-        raise ValueError(f"micro_step must be >= 0, got {micro_step}")
-    return micro_step * global_batch_size + rank * (global_batch_size // world_size)
+    if not 0 <= micro_step < grad_accum:
+        raise ValueError(f"micro_step {micro_step} outside [0, {grad_accum})")
+    local = global_batch_size // world_size
+    return rank * local + micro_step * (local // grad_accum)
 
 
 def _generator(seed: int, step: int, modality: int) -> torch.Generator:
