@@ -69,10 +69,11 @@ def _print_stages(title: str, unit: str, amount: float, stages: dict[str, float]
 def bench_images(bundle_dir: Path, work: Path) -> dict[str, float]:
     from trimodal_data.decode.image import decode_image, pixel_digest
     from trimodal_data.dedup import embedding, perceptual
-    from trimodal_data.image_text import ImageTextConfig, shrink
-    from trimodal_data.media_pipeline import run_media_pipeline
+    from trimodal_data.pipelines.image_text import ImageTextConfig
+    from trimodal_data.pipelines.media import run_media_pipeline
     from trimodal_data.rules.image import ImageRulesConfig, image_reason
     from trimodal_data.rules.media_text import MediaTextRulesConfig, media_text_reason
+    from trimodal_data.transforms.media_decode import shrink
     from trimodal_tokenizers.bundle import TokenizerBundle
 
     pairs: list[tuple[bytes, str]] = []
@@ -121,10 +122,10 @@ def bench_images(bundle_dir: Path, work: Path) -> dict[str, float]:
 
 
 def bench_audio(bundle_dir: Path, work: Path) -> dict[str, float]:
-    from trimodal_data.audio_text import AudioTextConfig
     from trimodal_data.decode.audio import AudioDecodeConfig, decode_audio, pcm_digest
     from trimodal_data.dedup.minhash import MinHasher
-    from trimodal_data.media_pipeline import run_media_pipeline
+    from trimodal_data.pipelines.audio_text import AudioTextConfig
+    from trimodal_data.pipelines.media import run_media_pipeline
     from trimodal_data.rules.audio import AudioRulesConfig, audio_reason
     from trimodal_data.rules.media_text import MediaTextRulesConfig, media_text_reason
     from trimodal_tokenizers.bundle import TokenizerBundle

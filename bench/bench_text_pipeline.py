@@ -138,7 +138,7 @@ def run_ours(corpus: Path, out: Path) -> dict:
     from trimodal_data.rules.language import LanguageConfig
     from trimodal_data.rules.text import C4Config, FineWebConfig
     from trimodal_data.rules.text_filters import TextFiltersConfig
-    from trimodal_data.text_pipeline import TextPipelineConfig, run_text_pipeline
+    from trimodal_data.pipelines.text import TextPipelineConfig, run_text_pipeline
 
     config = TextPipelineConfig(
         filters=TextFiltersConfig(
@@ -255,8 +255,9 @@ def dedupe_quality(num_base: int, num_planted: int) -> dict:
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from trimodal_data.dedup.minhash import MinHashConfig, MinHashDedup, jaccard, shingles
+    from trimodal_data.dedup.minhash import MinHashConfig, jaccard, shingles
     from trimodal_data.records import Document
+    from trimodal_data.transforms.minhash_dedup import MinHashDedup
 
     rng = random.Random(SEED + 1)
     kjv = subprocess.run(["bible", "gen1:1-rev22:21"], capture_output=True, text=True, check=True).stdout

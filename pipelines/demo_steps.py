@@ -162,7 +162,7 @@ def _corpus_result(step: str, summary: dict[str, Any], out: Path) -> dict[str, A
 def build_text(inputs: list[Path], out: Path, bundle: Path, *, num_buckets: int, beam_args: list[str]) -> dict:
     import dataclasses
 
-    from trimodal_data.text_pipeline import TextPipelineConfig, run_text_pipeline
+    from trimodal_data.pipelines.text import TextPipelineConfig, run_text_pipeline
 
     base = TextPipelineConfig()
     config = dataclasses.replace(base, write=dataclasses.replace(base.write, num_buckets=num_buckets))
@@ -175,9 +175,9 @@ def _build_media(kind: str, step: str, inputs: list[Path], out: Path, bundle: Pa
                  beam_args: list[str]) -> dict:
     import dataclasses
 
-    from trimodal_data.audio_text import AudioTextConfig
-    from trimodal_data.image_text import ImageTextConfig
-    from trimodal_data.media_pipeline import run_media_pipeline
+    from trimodal_data.pipelines.audio_text import AudioTextConfig
+    from trimodal_data.pipelines.image_text import ImageTextConfig
+    from trimodal_data.pipelines.media import run_media_pipeline
 
     base = ImageTextConfig() if kind == "image" else AudioTextConfig()
     config = dataclasses.replace(base, write=dataclasses.replace(base.write, num_buckets=num_buckets))

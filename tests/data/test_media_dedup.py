@@ -12,7 +12,7 @@ from PIL import Image
 from trimodal_data.decode.image import decode_image, pixel_digest
 from trimodal_data.dedup import embedding, perceptual
 from trimodal_data.dedup.media_clusters import keepers_from_pairs
-from trimodal_data.media_sample import IMAGE_EXTENSIONS, MediaReaderConfig
+from trimodal_data.readers.media_config import IMAGE_EXTENSIONS, MediaReaderConfig
 from trimodal_data.readers.media_tar import read_media_tar
 
 DEMO = Path(__file__).resolve().parents[2] / "pipelines" / "demo_data" / "image_text"

@@ -23,11 +23,11 @@ import soundfile as sf
 from PIL import Image
 
 from trimodal_core import CorpusManifest, ShardReader
-from trimodal_data.audio_text import AudioTextConfig
 from trimodal_data.clip_embedder import save_random_clip
-from trimodal_data.image_text import ImageTextConfig
-from trimodal_data.media_command import run_audio_text, run_image_text
-from trimodal_data.media_pipeline import run_media_pipeline
+from trimodal_data.commands import run_audio_text, run_image_text
+from trimodal_data.pipelines.audio_text import AudioTextConfig
+from trimodal_data.pipelines.image_text import ImageTextConfig
+from trimodal_data.pipelines.media import run_media_pipeline
 from trimodal_data.transforms.rejects import read_rejects
 from trimodal_data.transforms.write import WriteConfig
 from trimodal_tokenizers.audio_dac import AudioTokenizer, AudioTokenizerConfig
@@ -271,7 +271,7 @@ def test_audio_text_pipeline_end_to_end(bundle_dir: Path, tmp_path: Path) -> Non
     out = tmp_path / "corpus"
     code = run_audio_text([
         "--input", str(speech), str(listing), str(broken), "--output", str(out), "--tokenizer", str(bundle_dir),
-        "--stages.write.num-buckets", "2",
+        "--write.num-buckets", "2",
     ])
     assert code == 0
     num_inputs = len(planted) + len(originals) + 1 + len(files) + 1

@@ -16,7 +16,7 @@ import pytest
 
 from trimodal_core import CorpusManifest, ShardReader
 from trimodal_data.rules.text_filters import TextFiltersConfig, TextRuleChain
-from trimodal_data.text_pipeline import run_text_pipeline
+from trimodal_data.pipelines.text import run_text_pipeline
 from trimodal_data.transforms.rejects import read_rejects
 from trimodal_tokenizers.bundle import TokenizerBundle
 

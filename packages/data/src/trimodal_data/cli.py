@@ -21,9 +21,9 @@ def _mix(argv: list[str]) -> int:
 
 
 def _text(argv: list[str]) -> int:
-    from trimodal_data.text_command import run
+    from trimodal_data.commands import run_text
 
-    return run(argv)
+    return run_text(argv)
 
 
 def _stats(argv: list[str]) -> int:
@@ -33,13 +33,13 @@ def _stats(argv: list[str]) -> int:
 
 
 def _image_text(argv: list[str]) -> int:
-    from trimodal_data.media_command import run_image_text
+    from trimodal_data.commands import run_image_text
 
     return run_image_text(argv)
 
 
 def _audio_text(argv: list[str]) -> int:
-    from trimodal_data.media_command import run_audio_text
+    from trimodal_data.commands import run_audio_text
 
     return run_audio_text(argv)
 

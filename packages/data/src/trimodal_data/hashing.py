@@ -1,8 +1,14 @@
-"""Vectorized 64-bit integer mixing shared by the n-gram rules and MinHash (numpy, wrapping arithmetic)."""
+"""Hashes shared by the rules and dedupe stages: content keys for exact dedupe, and vectorized 64-bit mixing.
+
+* :func:`text_key`: 128-bit xxh3 of a normalized text (the text pipeline's exact-dedupe key).
+* :func:`mix64`: splitmix64's finalizer over uint64 arrays (numpy, wrapping arithmetic), used by the n-gram
+  rules and MinHash to combine word hashes into n-gram hashes.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+import xxhash
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -18,3 +24,8 @@ def mix64(x: np.ndarray) -> np.ndarray:
     x ^= x >> _S27
     x *= _M2
     return x ^ (x >> _S31)
+
+
+def text_key(text: str) -> bytes:
+    """The exact-dedupe key of a (normalized) text."""
+    return xxhash.xxh3_128_digest(text.encode("utf-8"))

@@ -13,7 +13,6 @@ import dataclasses
 import io
 
 import numpy as np
-import soundfile as sf
 import xxhash
 
 from trimodal_data.decode.errors import DecodeError
@@ -67,6 +66,8 @@ def decode_audio(data: bytes, config: AudioDecodeConfig | None = None) -> Decode
     Reasons: ``empty_file``, ``audio_decode_error``, ``audio_too_long_to_decode``, ``audio_empty``,
     ``audio_non_finite``.
     """
+    import soundfile as sf  # the [audio] extra; imported here so the stage configs import without it
+
     config = config or AudioDecodeConfig()
     if not data:
         raise DecodeError("empty_file")

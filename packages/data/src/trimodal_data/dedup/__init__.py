@@ -1,1 +1,2 @@
-"""Deduplication: exact (content hash), MinHash-LSH near-duplicates, and connected components."""
+"""Beam-free dedupe logic: MinHash-LSH signatures, perceptual hashes, embedding search (the Beam stages are in
+``transforms/``)."""

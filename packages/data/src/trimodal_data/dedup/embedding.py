@@ -18,10 +18,13 @@ the PCM hash and transcript MinHash.)
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
-import faiss
 import numpy as np
 from PIL import Image
+
+if TYPE_CHECKING:
+    import faiss
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -53,6 +56,8 @@ def normalize_rows(x: np.ndarray) -> np.ndarray:
 
 def build_index(embeddings: np.ndarray, config: EmbeddingDedupConfig) -> faiss.Index:
     """A flat or IVF inner-product index holding ``embeddings`` (already normalized)."""
+    import faiss  # the [image] extra; imported here so the stage configs import without it
+
     n, dim = embeddings.shape
     if n < config.ivf_min_rows:
         index = faiss.IndexFlatIP(dim)

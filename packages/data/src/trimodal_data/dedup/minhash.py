@@ -11,11 +11,13 @@
    Jaccard of the two shingle sets (two joins on id, so a worker holds one element's shingles and its
    candidate partners'). The check is what lets the defaults (16 bands x 8 rows: high recall near 0.8)
    keep precision high.
-3. :class:`~trimodal_data.dedup.components.ConnectedComponents` merges clusters across buckets, so chains
-   of near duplicates collapse to one keeper: the smallest id of the component.
-4. A join on id splits the elements into kept ones and ``Reject(reason="duplicate_near", detail=<keeper>)``.
+3. Connected components merge clusters across buckets, so chains of near duplicates collapse to one keeper:
+   the smallest id of the component; a join on id splits the elements into kept ones and
+   ``Reject(reason="duplicate_near", detail=<keeper>)``.
 
-No step holds more than one LSH bucket, one node's neighbourhood, or one id's element. Hand-written because
+This module is the Beam-free part (config, shingles, signatures, LSH band keys, the per-bucket edges);
+:mod:`trimodal_data.transforms.minhash_dedup` wires it into Beam (steps 2-3 distributed: no step holds more
+than one LSH bucket, one node's neighbourhood, or one id's element). Hand-written because
 datasketch/datatrove are single-machine.
 """
 
@@ -23,26 +25,20 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any, Literal
 
-import apache_beam as beam
 import numpy as np
 import xxhash
 
 from trimodal_core import numpy_rng
-from trimodal_data.dedup.components import ConnectedComponents
 from trimodal_data.hashing import GOLDEN, mix64
-from trimodal_data.metrics import ReasonCounters
-from trimodal_data.records import Reject
 from trimodal_data.rules.text import PUNCTUATION
 
 NEAR_REASON = "duplicate_near"
 _SHIFT = np.uint64(32)
-MAX_HASH = np.uint64(0xFFFFFFFF)
 _CHUNK = 2048
 _WORD_CACHE_SIZE = 1 << 19
-_SHINGLES = "shingles"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -192,10 +188,6 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     return ordered[keep]
 
 
-def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
-    return float(np.mean(sig_a == sig_b))
-
-
 def exact_jaccard(a: np.ndarray, b: np.ndarray) -> float:
     """Jaccard of two sorted unique hash arrays (as :meth:`MinHasher.shingle_hashes` returns)."""
     if a.size == 0 and b.size == 0:
@@ -266,139 +258,3 @@ def bucket_edges(
             root = find(i)
             if root != i:
                 yield ids[root], ids[i]
-
-
-class _Signatures(beam.DoFn):
-    def __init__(self, config: MinHashConfig, text_fn: Callable[[Any], str], id_fn: Callable[[Any], str]) -> None:
-        self.config = config
-        self.text_fn = text_fn
-        self.id_fn = id_fn
-
-    def setup(self) -> None:
-        self.hasher = MinHasher(self.config)
-
-    def process(self, element: Any) -> Iterator[Any]:
-        element_id = self.id_fn(element)
-        hashes = self.hasher.shingle_hashes(self.text_fn(element))
-        sig = self.hasher.signature_of_hashes(hashes)
-        # Arrays travel as bytes: Beam's coders encode bytes natively but pickle numpy arrays.
-        sig_bytes = sig.tobytes()
-        for key in self.hasher.band_keys(sig):
-            yield key, (element_id, sig_bytes)
-        if self.config.verify == "exact":
-            yield beam.pvalue.TaggedOutput(_SHINGLES, (element_id, hashes.tobytes()))
-
-
-def _emit_half_edges(element: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str, tuple[str, bytes]]]:
-    a, joined = element
-    for hashes in joined["shingles"]:
-        for b in joined["edge"]:
-            yield b, (a, hashes)
-
-
-class _ExactCheck(beam.DoFn):
-    def __init__(self, threshold: float) -> None:
-        self.threshold = threshold
-
-    def setup(self) -> None:
-        self.counters = ReasonCounters()
-
-    def process(self, element: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str, str]]:
-        b, joined = element
-        for bytes_b in joined["shingles"]:
-            hashes_b = np.frombuffer(bytes_b, dtype=np.uint64)
-            for a, bytes_a in set_of_halves(joined["half"]):
-                if exact_jaccard(np.frombuffer(bytes_a, dtype=np.uint64), hashes_b) >= self.threshold:
-                    yield a, b
-                else:
-                    self.counters.inc("lsh_edges_rejected_exact")
-
-
-def set_of_halves(halves: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
-    """Distinct (id, hashes) half-edges (the same pair can come from several buckets)."""
-    unique: dict[str, Any] = {}
-    for a, hashes in halves:
-        unique.setdefault(a, hashes)
-    return sorted(unique.items(), key=lambda item: item[0])
-
-
-class _BucketEdges(beam.DoFn):
-    def __init__(self, config: MinHashConfig) -> None:
-        self.config = config
-
-    def setup(self) -> None:
-        self.counters = ReasonCounters()
-
-    def process(self, element: tuple[bytes, Iterable[tuple[str, bytes]]]) -> Iterator[tuple[str, str]]:
-        members = [(element_id, np.frombuffer(sig, dtype=np.uint32)) for element_id, sig in element[1]]
-        if len(members) > 1:
-            self.counters.inc("lsh_candidate_buckets")
-            cfg = self.config
-            threshold = cfg.threshold - cfg.candidate_margin if cfg.verify == "exact" else cfg.threshold
-            yield from bucket_edges(
-                members, threshold=threshold, verify=cfg.verify, max_pairwise=cfg.max_bucket_pairwise
-            )
-
-
-class _SplitDuplicates(beam.DoFn):
-    def __init__(self, source_fn: Callable[[Any], str], reason: str) -> None:
-        self.source_fn = source_fn
-        self.reason = reason
-
-    def process(self, element: tuple[str, dict[str, list[Any]]]) -> Iterator[Any]:
-        element_id, joined = element
-        roots = list(joined["root"])
-        for item in joined["element"]:
-            if roots:
-                yield beam.pvalue.TaggedOutput(
-                    "rejects",
-                    Reject(id=element_id, source=self.source_fn(item), reason=self.reason, detail=min(roots)),
-                )
-            else:
-                yield item
-
-
-class MinHashDedup(beam.PTransform):
-    """``PCollection[T]`` -> tagged outputs ``kept`` (``T``) and ``rejects`` (``Reject``)."""
-
-    def __init__(
-        self,
-        config: MinHashConfig,
-        *,
-        text_fn: Callable[[Any], str],
-        id_fn: Callable[[Any], str],
-        source_fn: Callable[[Any], str],
-        reason: str = NEAR_REASON,
-    ) -> None:
-        super().__init__()
-        self.config = config
-        self.text_fn = text_fn
-        self.id_fn = id_fn
-        self.source_fn = source_fn
-        self.reason = reason
-
-    def expand(self, pcoll: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
-        id_fn = self.id_fn
-        signatures = pcoll | "Signatures" >> beam.ParDo(
-            _Signatures(self.config, self.text_fn, self.id_fn)
-        ).with_outputs(_SHINGLES, main="bands")
-        edges = (
-            signatures.bands
-            | "GroupByBand" >> beam.GroupByKey()
-            | "BucketEdges" >> beam.ParDo(_BucketEdges(self.config))
-        )
-        if self.config.verify == "exact":
-            shingles = signatures[_SHINGLES]
-            half = {"shingles": shingles, "edge": edges} | "JoinFirst" >> beam.CoGroupByKey() | "HalfEdges" >> (
-                beam.FlatMap(_emit_half_edges)
-            )
-            edges = {"shingles": shingles, "half": half} | "JoinSecond" >> beam.CoGroupByKey() | "ExactCheck" >> (
-                beam.ParDo(_ExactCheck(self.config.threshold))
-            )
-        roots = edges | "Components" >> ConnectedComponents(self.config.num_cc_rounds)
-        keyed = pcoll | "KeyById" >> beam.Map(lambda x: (id_fn(x), x))
-        return (
-            {"element": keyed, "root": roots}
-            | "JoinRoots" >> beam.CoGroupByKey()
-            | "Split" >> beam.ParDo(_SplitDuplicates(self.source_fn, self.reason)).with_outputs("rejects", main="kept")
-        )

@@ -13,7 +13,6 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Sequence
 
-import imagehash
 import numpy as np
 from PIL import Image
 
@@ -36,6 +35,8 @@ class PerceptualDedupConfig:
 
 def phash64(image: Image.Image) -> int:
     """The 64-bit DCT perceptual hash of ``image`` as an unsigned integer."""
+    import imagehash  # the [image] extra; imported here so the stage configs import without it
+
     bits = imagehash.phash(image, hash_size=8).hash.flatten()
     return int(np.packbits(bits.astype(np.uint8)).view(">u8")[0])
 

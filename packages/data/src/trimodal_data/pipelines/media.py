@@ -1,6 +1,6 @@
 """Build and run the image-text and audio-text pipelines on any Beam runner.
 
-:func:`build_media_pipeline` wires read -> filter/dedupe (:mod:`image_text` / :mod:`audio_text`) ->
+:func:`build_media_pipeline` wires read -> filter/dedupe (:mod:`.image_text` / :mod:`.audio_text`) ->
 tokenize -> ``WriteCorpus`` into a pipeline; :func:`run_media_pipeline` plans the read units, checks the
 tokenizer bundle (and CLIP checkpoint) before any worker starts, prepares the output folder, runs on the
 runner named by the Beam options and returns the summary stored in the manifest. Every input element is
@@ -18,13 +18,13 @@ from typing import Any
 import apache_beam as beam
 
 from trimodal_core import package_versions
-from trimodal_data.audio_text import PIPELINE_NAME as AUDIO_PIPELINE
-from trimodal_data.audio_text import AudioTextConfig, TokenizeAudioText, filter_and_dedupe_audio
 from trimodal_data.config_files import to_jsonable
-from trimodal_data.image_text import PIPELINE_NAME as IMAGE_PIPELINE
-from trimodal_data.image_text import ImageTextConfig, TokenizeImageText, filter_and_dedupe_images
-from trimodal_data.pipeline_options import make_pipeline_options
-from trimodal_data.pipeline_run import run_to_summary
+from trimodal_data.pipelines.audio_text import PIPELINE_NAME as AUDIO_PIPELINE
+from trimodal_data.pipelines.audio_text import AudioTextConfig, filter_and_dedupe_audio, tokenize_audio
+from trimodal_data.pipelines.image_text import PIPELINE_NAME as IMAGE_PIPELINE
+from trimodal_data.pipelines.image_text import ImageTextConfig, filter_and_dedupe_images, tokenize_images
+from trimodal_data.pipelines.options import make_pipeline_options
+from trimodal_data.pipelines.run import run_to_summary
 from trimodal_data.readers.media_inputs import MediaKind, MediaUnit, plan_media_units, read_media_unit
 from trimodal_data.transforms.read import ReadFiles
 from trimodal_data.transforms.write import WriteCorpus, prepare_output_dir
@@ -58,11 +58,11 @@ def build_media_pipeline(
         items, rejects = filter_and_dedupe_images(
             read.elements, config=config, carry_side=model_size, clip_checkpoint=clip_checkpoint
         )
-        records = items | "Tokenize" >> TokenizeImageText(tokenizer_dir, config)
+        records = items | "Tokenize" >> tokenize_images(tokenizer_dir, config)
     else:
         assert isinstance(config, AudioTextConfig)
         items, rejects = filter_and_dedupe_audio(read.elements, config=config, target_rate=model_size)
-        records = items | "Tokenize" >> TokenizeAudioText(tokenizer_dir, config)
+        records = items | "Tokenize" >> tokenize_audio(tokenizer_dir, config)
     all_rejects = (read.rejects, *rejects) | "AllRejects" >> beam.Flatten()
     return {"examples": records, "rejects": all_rejects, "read": read.read} | "Write" >> WriteCorpus(
         corpus_dir, name=name, token_space=token_space, provenance=provenance, config=config.write

@@ -20,17 +20,19 @@ import apache_beam as beam
 
 from trimodal_core import package_versions
 from trimodal_data.config_files import to_jsonable
-from trimodal_data.dedup.exact import ExactDedup, text_key
-from trimodal_data.dedup.minhash import MinHashConfig, MinHashDedup
-from trimodal_data.pipeline_options import make_pipeline_options
-from trimodal_data.pipeline_run import run_to_summary
+from trimodal_data.dedup.minhash import MinHashConfig
+from trimodal_data.hashing import text_key
+from trimodal_data.pipelines.options import make_pipeline_options
+from trimodal_data.pipelines.run import run_to_summary
 from trimodal_data.readers.files import InputFile, list_input_files
 from trimodal_data.readers.text import SUPPORTED_SUFFIXES, TextReadConfig, read_text_file
 from trimodal_data.records import Document
 from trimodal_data.rules.text_filters import TextFiltersConfig
+from trimodal_data.transforms.exact_dedup import ExactDedup
 from trimodal_data.transforms.filter import FilterText
+from trimodal_data.transforms.minhash_dedup import MinHashDedup
 from trimodal_data.transforms.read import ReadFiles
-from trimodal_data.transforms.tokenize import TokenizeConfig, TokenizeText
+from trimodal_data.transforms.tokenize import TokenizeConfig, tokenize_text
 from trimodal_data.transforms.write import WriteConfig, WriteCorpus, prepare_output_dir
 
 _log = logging.getLogger(__name__)
@@ -53,10 +55,6 @@ class TextPipelineConfig:
     """Tokenization batching."""
     write: WriteConfig = dataclasses.field(default_factory=WriteConfig)
     """Shards and rejects."""
-
-
-def _doc_id(doc: Document) -> str:
-    return doc.id
 
 
 def _doc_key(doc: Document) -> bytes:
@@ -90,7 +88,7 @@ def build_text_pipeline(
         )
         docs = near.kept
         rejects.append(near.rejects)
-    records = docs | "Tokenize" >> TokenizeText(tokenizer_dir, config.tokenize)
+    records = docs | "Tokenize" >> tokenize_text(tokenizer_dir, config.tokenize)
     all_rejects = tuple(rejects) | "AllRejects" >> beam.Flatten()
     return {"examples": records, "rejects": all_rejects, "read": read.read} | "Write" >> WriteCorpus(
         corpus_dir, name=name, token_space=token_space, provenance=provenance, config=config.write

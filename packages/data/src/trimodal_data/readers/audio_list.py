@@ -14,7 +14,8 @@ import dataclasses
 import json
 from pathlib import Path
 
-from trimodal_data.media_sample import AUDIO_EXTENSIONS, MediaReaderConfig, MediaSample, safe_id
+from trimodal_data.readers.media_config import AUDIO_EXTENSIONS, MediaReaderConfig, safe_id
+from trimodal_data.records import MediaSample
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,17 +1,15 @@
-"""The unit the image-text and audio-text readers produce: one raw media sample before decoding.
+"""What every image-text and audio-text reader shares: size limits, field names, file extensions, safe ids.
 
-A reader yields exactly one :class:`MediaSample` per thing it finds in its input (a WebDataset key, a
-Parquet row, a media file with its sidecar, a line of a transcript list, an unsafe tar member, an orphan
-caption), so that ``kept + rejected + duplicates == read`` can be checked downstream. A sample that the
-reader already knows is unusable carries ``reason`` (and no media bytes); the pipeline turns it into a
-reject. Media bytes stay encoded here: decoding happens later, under the decode guards.
+The readers (:mod:`media_tar`, :mod:`media_parquet`, :mod:`media_folder`, :mod:`audio_list`) yield one
+:class:`~trimodal_data.records.MediaSample` per thing they find; this module holds their common settings
+(:class:`MediaReaderConfig`), the extensions they pick up, and :func:`safe_id`, which turns untrusted names
+into id parts.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any
 
 IMAGE_EXTENSIONS: tuple[str, ...] = ("jpg", "jpeg", "png", "webp")
 """Image file extensions the readers pick up (lower case, no dot), in order of preference."""
@@ -21,41 +19,6 @@ TEXT_EXTENSIONS: tuple[str, ...] = ("txt", "json")
 """Sidecar extensions holding the caption or transcript (``.json``: a ``text``-like field)."""
 
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9._/@+=:,-]")
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class MediaSample:
-    """One image-text or audio-text pair as read, still encoded."""
-
-    example_id: str
-    """Stable id, unique within a corpus: ``<source>/<key>``."""
-    source: str
-    """The input it came from (a file name relative to its input root)."""
-    media: bytes = b""
-    """Encoded image or audio bytes (empty when ``reason`` is set)."""
-    media_ext: str = ""
-    """Extension of the media member/file (``jpg``, ``flac`` ...), lower case."""
-    text: str | None = None
-    """Caption or transcript (``None`` when missing)."""
-    speaker: str | None = None
-    """Speaker label for audio, when the input provides one."""
-    reason: str | None = None
-    """Set by the reader when the sample is unusable (``tar_unsafe_path``, ``missing_caption`` ...)."""
-    detail: str = ""
-    """Free-text detail for the reject output (never used for counting)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly view without the media bytes (for rejects and logs)."""
-        return {
-            "example_id": self.example_id,
-            "source": self.source,
-            "media_ext": self.media_ext,
-            "media_bytes": len(self.media),
-            "text": self.text,
-            "speaker": self.speaker,
-            "reason": self.reason,
-            "detail": self.detail,
-        }
 
 
 def safe_id(text: str) -> str:
@@ -83,38 +46,3 @@ class MediaReaderConfig:
             raise ValueError(f"MediaReaderConfig.max_text_bytes must be positive, got {self.max_text_bytes}")
         if not self.text_fields:
             raise ValueError("MediaReaderConfig.text_fields must name at least one field")
-
-
-def sidecar_text(raw: bytes, ext: str, config: MediaReaderConfig, *, where: str) -> tuple[str, str | None]:
-    """(text, speaker) from a ``.txt`` or ``.json`` sidecar; raises ``ValueError`` naming ``where``."""
-    if ext == "json":
-        return caption_from_json(raw, config.text_fields, where=where), speaker_from_json(raw, config.speaker_field)
-    try:
-        return raw.decode("utf-8").strip(), None
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{where}: sidecar is not UTF-8 ({exc})") from None
-
-
-def caption_from_json(raw: bytes, fields: tuple[str, ...], *, where: str) -> str:
-    """The first present string field of a JSON sidecar; raises ``ValueError`` naming ``where``."""
-    import json
-
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{where}: sidecar is not UTF-8 JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{where}: sidecar JSON must be an object")
-    for field in fields:
-        value = data.get(field)
-        if isinstance(value, str):
-            return value
-    raise ValueError(f"{where}: sidecar JSON has none of the fields {list(fields)}")
-
-
-def speaker_from_json(raw: bytes, field: str = "speaker") -> str | None:
-    """The speaker field of a JSON sidecar when present (the caller already validated the JSON)."""
-    import json
-
-    value = json.loads(raw.decode("utf-8")).get(field)
-    return value if isinstance(value, str) else None

@@ -15,7 +15,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from trimodal_data.media_sample import TEXT_EXTENSIONS, MediaReaderConfig, MediaSample, safe_id, sidecar_text
+from trimodal_data.readers.media_config import TEXT_EXTENSIONS, MediaReaderConfig, safe_id
+from trimodal_data.readers.sidecars import sidecar_text
+from trimodal_data.records import MediaSample
 
 
 @dataclasses.dataclass(frozen=True)

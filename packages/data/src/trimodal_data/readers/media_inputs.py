@@ -3,7 +3,7 @@
 A *unit* is what one worker reads in one go: a WebDataset tar, a Parquet file (images), one line of a
 transcript list (audio), or one file group of a media folder. Units are planned once on the launching
 machine (:func:`plan_media_units`) and read anywhere (:func:`read_media_unit`), which yields accepted
-:class:`~trimodal_data.media_sample.MediaSample` objects and :class:`~trimodal_data.records.Reject` objects
+:class:`~trimodal_data.records.MediaSample` objects and :class:`~trimodal_data.records.Reject` objects
 for everything else, so the shared ``ReadFiles`` transform counts each of them as one element read.
 
 How an input is interpreted:
@@ -23,13 +23,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
-from trimodal_data.media_sample import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, MediaReaderConfig, MediaSample
 from trimodal_data.readers.audio_list import ListEntry, plan_audio_list, read_list_entry
 from trimodal_data.readers.files import list_input_files
+from trimodal_data.readers.media_config import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, MediaReaderConfig
 from trimodal_data.readers.media_folder import MediaGroup, plan_media_folder, read_media_group
 from trimodal_data.readers.media_parquet import read_media_parquet
 from trimodal_data.readers.media_tar import read_media_tar
-from trimodal_data.records import Reject
+from trimodal_data.records import MediaSample, Reject
 
 MediaKind = Literal["image", "audio"]
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
@@ -85,11 +85,6 @@ def plan_media_units(inputs: Sequence[str], kind: MediaKind, config: MediaReader
     return units
 
 
-def to_reject(sample: MediaSample) -> Reject:
-    assert sample.reason is not None
-    return Reject(id=sample.example_id, source=sample.source, reason=sample.reason, detail=sample.detail)
-
-
 def _samples(unit: MediaUnit, kind: MediaKind, config: MediaReaderConfig) -> Iterator[MediaSample]:
     exts = IMAGE_EXTENSIONS if kind == "image" else AUDIO_EXTENSIONS
     if unit.kind == "tar":
@@ -114,4 +109,4 @@ def _samples(unit: MediaUnit, kind: MediaKind, config: MediaReaderConfig) -> Ite
 def read_media_unit(unit: MediaUnit, *, kind: MediaKind, config: MediaReaderConfig) -> Iterator[MediaSample | Reject]:
     """Accepted samples and rejects of one unit (the ``read_fn`` of the shared ``ReadFiles`` transform)."""
     for sample in _samples(unit, kind, config):
-        yield sample if sample.reason is None else to_reject(sample)
+        yield sample if sample.reason is None else sample.to_reject()

@@ -14,7 +14,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from trimodal_data.media_sample import MediaReaderConfig, MediaSample, safe_id
+from trimodal_data.readers.media_config import MediaReaderConfig, safe_id
+from trimodal_data.records import MediaSample
 
 
 def _image_bytes(value: object) -> bytes | None:

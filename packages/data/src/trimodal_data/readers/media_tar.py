@@ -17,7 +17,9 @@ import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from trimodal_data.media_sample import MediaReaderConfig, MediaSample, safe_id, sidecar_text
+from trimodal_data.readers.media_config import MediaReaderConfig, safe_id
+from trimodal_data.readers.sidecars import sidecar_text
+from trimodal_data.records import MediaSample
 
 log = logging.getLogger(__name__)
 

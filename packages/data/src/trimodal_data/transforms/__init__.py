@@ -1,1 +1,2 @@
-"""Beam composite transforms shared by the text, image-text and audio-text pipelines."""
+"""Beam composite transforms of the text, image-text and audio-text pipelines (their logic is Beam-free, in
+``readers/``, ``rules/``, ``decode/`` and ``dedup/``)."""

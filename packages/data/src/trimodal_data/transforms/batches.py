@@ -15,8 +15,6 @@ from typing import Any
 
 import apache_beam as beam
 
-from trimodal_core import ShardRecord
-from trimodal_data.metrics import ReasonCounters
 from trimodal_data.transforms.buckets import bucket_of
 
 
@@ -46,41 +44,3 @@ class FixedBatches(beam.PTransform):
             | "GroupByBucket" >> beam.GroupByKey()
             | "Chunk" >> beam.FlatMap(chunks)
         )
-
-
-class TokenizeBatchFn(beam.DoFn):
-    """Base of the media tokenize steps: the bundle is loaded once per worker (``setup``) and must hold a
-    tokenizer for ``modality``; subclasses turn one fixed batch into shard records (:meth:`format_batch`)."""
-
-    modality: str = ""
-
-    def __init__(self, bundle_dir: str) -> None:
-        self.bundle_dir = bundle_dir
-
-    def setup(self) -> None:
-        from trimodal_tokenizers.bundle import TokenizerBundle
-
-        self.bundle = TokenizerBundle.load(self.bundle_dir)
-        if getattr(self.bundle, self.modality, None) is None:
-            raise ValueError(f"tokenizer bundle {self.bundle_dir} has no {self.modality} tokenizer")
-        self.counters = ReasonCounters()
-
-    def format_batch(self, batch: list[Any]) -> Iterable[ShardRecord]:
-        raise NotImplementedError
-
-    def process(self, batch: list[Any]) -> Iterator[ShardRecord]:
-        for record in self.format_batch(batch):
-            self.counters.inc("tokens", len(record.tokens))
-            yield record
-
-
-class TokenizeBatches(beam.PTransform):
-    """``PCollection[T]`` -> ``PCollection[ShardRecord]``: :class:`FixedBatches`, then a :class:`TokenizeBatchFn`."""
-
-    def __init__(self, fn: TokenizeBatchFn, *, id_fn: Callable[[Any], str], batch_size: int, num_buckets: int) -> None:
-        super().__init__()
-        self.fn = fn
-        self.batches = FixedBatches(id_fn=id_fn, batch_size=batch_size, num_buckets=num_buckets)
-
-    def expand(self, items: beam.PCollection) -> beam.PCollection:
-        return items | "Batch" >> self.batches | "Encode" >> beam.ParDo(self.fn)

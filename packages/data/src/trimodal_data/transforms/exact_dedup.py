@@ -2,8 +2,8 @@
 
 Generic over the element type: the caller gives ``key_fn`` (content -> bytes/str hash key), ``id_fn`` and
 ``source_fn``. Every removed element becomes a ``Reject(reason="duplicate_exact", detail=<keeper id>)``.
-Only elements with the same key meet in one worker, so no step holds the corpus. :func:`text_key` is the
-text version: 128-bit xxh3 of the normalized text.
+Only elements with the same key meet in one worker, so no step holds the corpus. The keys are content hashes
+from :mod:`trimodal_data.hashing` (:func:`~trimodal_data.hashing.text_key` for text).
 """
 
 from __future__ import annotations
@@ -12,18 +12,12 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
-import xxhash
 
 from trimodal_data.records import Reject
 
 EXACT_REASON = "duplicate_exact"
 KEPT = "kept"
 REJECTS = "rejects"
-
-
-def text_key(text: str) -> bytes:
-    """The exact-dedupe key of a (normalized) text."""
-    return xxhash.xxh3_128_digest(text.encode("utf-8"))
 
 
 class _KeepSmallestId(beam.DoFn):

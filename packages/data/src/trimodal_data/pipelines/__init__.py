@@ -1,0 +1,1 @@
+"""The three corpus pipelines (text, image-text, audio-text): stage configs, wiring and the launcher."""
