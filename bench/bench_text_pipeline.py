@@ -135,10 +135,10 @@ def _cpu_seconds() -> float:
 
 
 def run_ours(corpus: Path, out: Path) -> dict:
+    from trimodal_data.pipelines.text import TextPipelineConfig, run_text_pipeline
     from trimodal_data.rules.language import LanguageConfig
     from trimodal_data.rules.text import C4Config, FineWebConfig
     from trimodal_data.rules.text_filters import TextFiltersConfig
-    from trimodal_data.pipelines.text import TextPipelineConfig, run_text_pipeline
 
     config = TextPipelineConfig(
         filters=TextFiltersConfig(

@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from trimodal_data.readers.media_config import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, MediaReaderConfig
 from trimodal_data.readers.audio_list import plan_audio_list, read_list_entry
+from trimodal_data.readers.media_config import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, MediaReaderConfig
 from trimodal_data.readers.media_folder import plan_media_folder, read_media_group
 from trimodal_data.readers.media_parquet import read_media_parquet
 from trimodal_data.readers.media_tar import read_media_tar, split_key

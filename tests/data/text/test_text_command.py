@@ -11,8 +11,8 @@ from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
 
 from trimodal_core import CorpusManifest
 from trimodal_data.cli import main
-from trimodal_data.config_files import load_config_file
 from trimodal_data.commands import parse
+from trimodal_data.config_files import load_config_file
 from trimodal_data.pipelines.options import make_pipeline_options
 from trimodal_data.pipelines.text import TextPipelineConfig
 

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from trimodal_core import CorpusManifest, ShardReader
-from trimodal_data.rules.text_filters import TextFiltersConfig, TextRuleChain
 from trimodal_data.pipelines.text import run_text_pipeline
+from trimodal_data.rules.text_filters import TextFiltersConfig, TextRuleChain
 from trimodal_data.transforms.rejects import read_rejects
 from trimodal_tokenizers.bundle import TokenizerBundle
 
