@@ -20,11 +20,12 @@ import gzip
 import io
 import json
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from trimodal_core import (
     CorpusManifest,
@@ -115,6 +116,15 @@ def _write_corpus(out: Path, name: str, records: list) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """One intra-op thread: on a shared 2-core machine two OpenMP threads run these tiny steps ~10x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @dataclasses.dataclass(frozen=True)
 class TinyMixture:
     path: Path
@@ -150,11 +160,11 @@ def tiny_config(mixture: Path, run_dir: Path, *, data: dict | None = None, run: 
     base = tiny()
     return dataclasses.replace(
         base,
-        data=dataclasses.replace(base.data, mixture=mixture, seq_len=128, global_batch_size=8, prefetch=0,
-                                 **(data or {})),
-        run=dataclasses.replace(base.run, run_dir=run_dir, steps=8, tokens=None, log_interval=1, progress=False,
-                                log_level="WARNING", **(run or {})),
-        checkpoint=dataclasses.replace(base.checkpoint, interval=2, keep_last=2, **(checkpoint or {})),
+        data=dataclasses.replace(base.data, **{"mixture": mixture, "seq_len": 128, "global_batch_size": 8,
+                                               "prefetch": 0, **(data or {})}),
+        run=dataclasses.replace(base.run, **{"run_dir": run_dir, "steps": 8, "tokens": None, "log_interval": 1,
+                                             "progress": False, "log_level": "WARNING", **(run or {})}),
+        checkpoint=dataclasses.replace(base.checkpoint, **{"interval": 2, "keep_last": 2, **(checkpoint or {})}),
         **groups,  # type: ignore[arg-type]
     )
 

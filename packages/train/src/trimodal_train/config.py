@@ -108,6 +108,9 @@ class RunConfig:
     """``auto``: bf16 autocast on GPU, fp32 on CPU; ``bf16``; ``fp32``. The loss is always fp32."""
     compile: bool = False
     """``torch.compile`` the model."""
+    cpu_threads: int | None = None
+    """``torch.set_num_threads`` for this process (None: torch's default, one per core). On a shared CPU
+    machine 1 avoids OpenMP threads waiting for each other under contention."""
     parallelism: Parallelism = "ddp"
     """Data parallelism with several processes: ``ddp`` or ``fsdp`` (FSDP2 ``fully_shard``)."""
     log_interval: int = 10
@@ -137,6 +140,8 @@ class RunConfig:
             raise ValueError(f"RunConfig.steps must be positive, got {self.steps}")
         if self.tokens is not None and not self.tokens > 0:
             raise ValueError(f"RunConfig.tokens must be positive, got {self.tokens}")
+        if self.cpu_threads is not None and self.cpu_threads < 1:
+            raise ValueError(f"RunConfig.cpu_threads must be positive or None, got {self.cpu_threads}")
         if self.log_interval < 1:
             raise ValueError(f"RunConfig.log_interval must be positive, got {self.log_interval}")
         if self.nan_policy not in ("skip", "stop"):

@@ -22,10 +22,10 @@ from trimodal_train.config import TrainConfig
 from trimodal_train.config_io import differences, to_dict
 
 RESUMABLE_CHANGES: tuple[str, ...] = (
-    "run.run_dir", "run.device", "run.compile", "run.parallelism", "run.log_interval", "run.tensorboard",
-    "run.progress", "run.peak_flops", "run.log_level", "run.spike_window", "run.spike_sigma", "run.nan_policy",
-    "run.max_nonfinite_steps", "checkpoint", "data.mixture", "data.token_space", "data.micro_batch_size",
-    "data.num_workers", "data.worker_method", "data.prefetch", "data.check_sha256",
+    "run.run_dir", "run.device", "run.compile", "run.cpu_threads", "run.parallelism", "run.log_interval",
+    "run.tensorboard", "run.progress", "run.peak_flops", "run.log_level", "run.spike_window", "run.spike_sigma",
+    "run.nan_policy", "run.max_nonfinite_steps", "checkpoint", "data.mixture", "data.token_space",
+    "data.micro_batch_size", "data.num_workers", "data.worker_method", "data.prefetch", "data.check_sha256",
 )
 """Dotted config keys (or prefixes) that may differ between a checkpoint and the run resuming from it."""
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from trimodal_core import MixtureManifest, TokenSpace, derive_seed, progress, setup_logging
+from trimodal_core import MixtureManifest, TokenSpace, derive_seed, process_rank, progress, setup_logging
 from trimodal_train import preemption
 from trimodal_train.checkpoint import (
     CHECKPOINTS,
@@ -126,7 +126,9 @@ def _preflight_resume(config: TrainConfig, token_space: TokenSpace, ctx: DistCon
 
 def train(config: TrainConfig, *, on_step: StepHook | None = None) -> TrainResult:
     """Train (or resume) the run described by ``config``; see the module docstring."""
-    setup_logging(config.run.log_level)
+    _configure_logging(config.run.log_level)
+    if config.run.cpu_threads is not None:
+        torch.set_num_threads(config.run.cpu_threads)
     ctx = init_distributed(config.run.device)
     owns_group = ctx.distributed
     try:
@@ -134,6 +136,17 @@ def train(config: TrainConfig, *, on_step: StepHook | None = None) -> TrainResul
     finally:
         if owns_group:
             shutdown_distributed(ctx)
+
+
+def _configure_logging(level: str) -> None:
+    """The root logger's format (only if nobody configured logging yet: the CLI, a launcher or pytest may have)
+    and ``run.log_level`` for the trainer's loggers, warnings only on ranks other than 0."""
+    if not logging.getLogger().handlers:
+        setup_logging(level)
+    resolved = logging.getLevelName(level.upper())
+    if not isinstance(resolved, int):
+        raise ValueError(f"run.log_level: unknown level {level!r}")
+    logging.getLogger("trimodal_train").setLevel(resolved if process_rank() == 0 else max(resolved, logging.WARNING))
 
 
 def _train(config: TrainConfig, ctx: DistContext, on_step: StepHook | None) -> TrainResult:
