@@ -60,7 +60,20 @@ def _fit_scaling(argv: list[str]) -> int:
     return 0
 
 
+@_guard
+def _generate(argv: list[str]) -> int:
+    from trimodal_eval.generation import GenerateConfig, generate
+
+    summary = generate(_cli(GenerateConfig, argv, "trimodal-eval generate"))
+    for sidecar in summary.sidecars:
+        shown = sidecar["output_text"] if sidecar["output_text"] is not None else sidecar["files"].get("output")
+        print(f"{sidecar['id']} ({sidecar['task']}, NFE {sidecar['nfe']}): {shown}")
+    print(f"wrote {len(summary.sidecars)} sample(s) to {summary.out_dir}")
+    return 0
+
+
 COMMANDS: dict[str, Subcommand] = {
+    "generate": Subcommand("sample text, images (PNG) and speech (WAV) for a JSONL prompts file", _generate),
     "elbo": Subcommand("NELBO per modality and condition gaps on held-out corpora", _elbo),
     "report": Subcommand("write the self-contained HTML report of a run", _report),
     "fit-scaling": Subcommand("fit L(N, D) per modality to a sweep's runs, with plots and a report", _fit_scaling),
