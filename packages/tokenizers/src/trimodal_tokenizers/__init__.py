@@ -1,6 +1,7 @@
-"""trimodal_tokenizers: text BPE, a trainable FSQ image tokenizer and the DAC audio codec in one token space.
+"""trimodal_tokenizers: text BPE, a trainable FSQ image tokenizer and audio codecs (DAC, Codec 2) in one token space.
 
-Torch-based modules (image, audio) are re-exported lazily so that text-only users never import torch.
+Image and audio modules are re-exported lazily so that text-only users never import torch: the base install holds
+the text path; the ``[image]`` and ``[audio]`` extras hold the rest (a missing one raises an ImportError naming it).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from trimodal_tokenizers.audio_protocol import DiscreteAudioTokenizer, load_audio_tokenizer, register_audio_tokenizer
 from trimodal_tokenizers.bundle import TokenizerBundle
 from trimodal_tokenizers.image_protocol import DiscreteImageTokenizer, load_image_tokenizer, register_image_tokenizer
 from trimodal_tokenizers.sequence import FormattedSequence, ParsedSequence, SequenceLayout, SequenceLayoutConfig
@@ -17,6 +19,8 @@ _LAZY = {
     "AudioTokenizer": "trimodal_tokenizers.audio_dac",
     "AudioTokenizerConfig": "trimodal_tokenizers.audio_dac",
     "DACArchConfig": "trimodal_tokenizers.audio_dac",
+    "Codec2Config": "trimodal_tokenizers.audio_codec2",
+    "Codec2Tokenizer": "trimodal_tokenizers.audio_codec2",
     "ImageTokenizer": "trimodal_tokenizers.image_fsq",
     "ImageTokenizerConfig": "trimodal_tokenizers.image_fsq",
     "ImageTrainConfig": "trimodal_tokenizers.image_train",
@@ -25,6 +29,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "DiscreteAudioTokenizer",
     "DiscreteImageTokenizer",
     "FormattedSequence",
     "ParsedSequence",
@@ -33,7 +38,9 @@ __all__ = [
     "TextBPEConfig",
     "TextTokenizer",
     "TokenizerBundle",
+    "load_audio_tokenizer",
     "load_image_tokenizer",
+    "register_audio_tokenizer",
     "register_image_tokenizer",
     *_LAZY,
 ]

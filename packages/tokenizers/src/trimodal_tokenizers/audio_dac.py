@@ -5,14 +5,11 @@ Official DAC weights cannot be downloaded here, so they are imported from a loca
 :meth:`AudioTokenizer.from_random_init` with the ``tiny`` architecture. A saved tokenizer is a directory with
 ``audio_tokenizer.json`` (architecture, codebooks kept) and ``model.safetensors``.
 
-Input conversions (documented, everything else is a ValueError naming the clip):
-
-* float waveforms only (integer PCM is rejected: its scale is ambiguous); ``[1, N]`` / ``[N, 1]`` are squeezed
-  to mono, other multi-channel arrays are rejected; NaN/inf and empty clips are rejected;
-* any positive integer sample rate up to 768 kHz is resampled to the codec rate (``scipy.signal.resample_poly``);
-* clips are right-padded with zeros to a whole number of codec frames, so a 1-sample clip gives one frame and
-  :meth:`AudioTokenizer.decode` returns exactly ``T * hop_length`` samples (within one frame of the input
-  length; the 16/24 kHz decoders return 8 samples fewer, which are zero-padded).
+Inputs are validated and resampled to the codec rate by :mod:`trimodal_tokenizers.audio_inputs` (float mono
+clips only; scipy's polyphase resampler). Clips are right-padded with zeros to a whole number of codec frames, so
+a 1-sample clip gives one frame and :meth:`AudioTokenizer.decode` returns exactly ``T * hop_length`` samples
+(within one frame of the input length; the 16/24 kHz decoders return 8 samples fewer, which are zero-padded).
+Needs the ``[audio]`` extra (torch, ``dac``).
 
 We call ``encode``/``decode`` and not dac's one-shot ``compress``/``decompress``: with the 16 kHz layout the
 latter returns 8 samples too few on short clips.
@@ -23,26 +20,32 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import warnings
 from pathlib import Path
 from typing import Any, Literal
 
-import dac
 import numpy as np
-import torch
-from safetensors.torch import load_model, save_model
-from scipy.signal import resample_poly
 
 from trimodal_core.atomic import atomic_write_text
+from trimodal_core.extras import missing_extra
+from trimodal_tokenizers.audio_inputs import prepare_waveform
+from trimodal_tokenizers.audio_protocol import AUDIO_META_FILE
+
+try:
+    import dac
+    import torch
+    from safetensors.torch import load_model, save_model
+except ImportError as exc:
+    raise missing_extra(
+        package="trimodal-tokenizers", extra="audio", feature="the DAC audio tokenizer", cause=exc
+    ) from exc
+
 from trimodal_tokenizers.devices import resolve_device
 
 _log = logging.getLogger(__name__)
 
-AUDIO_META_FILE = "audio_tokenizer.json"
 WEIGHTS_FILE = "model.safetensors"
 AUDIO_FORMAT_VERSION = 1
-MAX_SAMPLE_RATE = 768_000
 DACVariant = Literal["16khz", "24khz", "44khz", "tiny"]
 
 
@@ -195,28 +198,7 @@ class AudioTokenizer:
     # ------------------------------------------------------------------ encode / decode
     def prepare(self, waveform: np.ndarray, sample_rate: int, *, name: str = "waveform") -> torch.Tensor:
         """Validate one clip and resample it to the codec rate; returns a float32 tensor ``[N]`` on the device."""
-        wave = np.asarray(waveform)
-        if not np.issubdtype(wave.dtype, np.floating):
-            raise ValueError(f"{name}: dtype {wave.dtype} is not floating point; convert PCM to float in [-1, 1]")
-        if wave.ndim == 2 and 1 in wave.shape:
-            wave = wave.reshape(-1)
-        if wave.ndim != 1:
-            raise ValueError(f"{name}: expected a mono waveform [N], got shape {wave.shape}")
-        if wave.size == 0:
-            raise ValueError(f"{name}: empty clip")
-        bad = int(np.count_nonzero(~np.isfinite(wave)))
-        if bad:
-            raise ValueError(f"{name}: {bad} NaN or infinite samples")
-        if isinstance(sample_rate, bool) or not isinstance(sample_rate, int | np.integer):
-            raise ValueError(f"{name}: sample_rate must be an integer number of Hz, got {sample_rate!r}")
-        if not 0 < int(sample_rate) <= MAX_SAMPLE_RATE:
-            raise ValueError(f"{name}: sample_rate {sample_rate} outside (0, {MAX_SAMPLE_RATE}]")
-        wave = np.ascontiguousarray(wave, dtype=np.float32)
-        if int(sample_rate) != self.sample_rate:
-            # Polyphase FIR (Kaiser window): ~50x faster than torchaudio's sinc resampler on CPU.
-            ratio = math.gcd(int(sample_rate), self.sample_rate)
-            up, down = self.sample_rate // ratio, int(sample_rate) // ratio
-            wave = resample_poly(wave, up, down).astype(np.float32)
+        wave = prepare_waveform(waveform, sample_rate, self.sample_rate, name=name)
         return torch.from_numpy(wave).to(self.device)
 
     @torch.inference_mode()

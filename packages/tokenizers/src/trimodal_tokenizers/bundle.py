@@ -8,7 +8,7 @@ Layout on disk::
                          which parts are present
       text/              TextTokenizer
       image/             optional image tokenizer (any registered kind)
-      audio/             optional AudioTokenizer
+      audio/             optional audio tokenizer (any registered kind: dac, codec2, ...)
 
 Data pipelines take the directory and call :meth:`TokenizerBundle.load` once per worker (``DoFn.setup``).
 A bundle without image or audio still needs a valid token space: an absent modality reserves one
@@ -30,17 +30,15 @@ import dataclasses
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from trimodal_core.atomic import atomic_write_text
 from trimodal_core.token_space import DEFAULT_TASKS, TokenSpace, TokenSpaceConfig
+from trimodal_tokenizers.audio_protocol import DiscreteAudioTokenizer, load_audio_tokenizer
 from trimodal_tokenizers.fingerprint import bundle_fingerprint, combine_fingerprint, directory_digest
 from trimodal_tokenizers.image_protocol import DiscreteImageTokenizer, load_image_tokenizer
 from trimodal_tokenizers.sequence import SequenceLayout, SequenceLayoutConfig
 from trimodal_tokenizers.text_bpe import TextTokenizer
-
-if TYPE_CHECKING:
-    from trimodal_tokenizers.audio_dac import AudioTokenizer
 
 _log = logging.getLogger(__name__)
 
@@ -58,7 +56,7 @@ class TokenizerBundle:
         token_space: TokenSpace,
         text: TextTokenizer,
         image: DiscreteImageTokenizer | None = None,
-        audio: AudioTokenizer | None = None,
+        audio: DiscreteAudioTokenizer | None = None,
         layout_config: SequenceLayoutConfig | None = None,
     ) -> None:
         cfg = token_space.config
@@ -90,7 +88,7 @@ class TokenizerBundle:
         *,
         text: TextTokenizer,
         image: DiscreteImageTokenizer | None = None,
-        audio: AudioTokenizer | None = None,
+        audio: DiscreteAudioTokenizer | None = None,
         tasks: tuple[str, ...] = DEFAULT_TASKS,
         num_task_slots: int = 16,
         audio_shared_codebooks: bool = False,
@@ -180,11 +178,7 @@ class TokenizerBundle:
             )
         text = TextTokenizer.load(p / _subdir(meta, "text", meta_path))
         image = load_image_tokenizer(p / _subdir(meta, "image", meta_path)) if meta.get("image") else None
-        audio = None
-        if meta.get("audio"):
-            from trimodal_tokenizers.audio_dac import AudioTokenizer
-
-            audio = AudioTokenizer.load(p / _subdir(meta, "audio", meta_path))
+        audio = load_audio_tokenizer(p / _subdir(meta, "audio", meta_path)) if meta.get("audio") else None
         bundle = cls(token_space=space, text=text, image=image, audio=audio, layout_config=layout_config)
         bundle._tokenizer_fingerprint = actual
         return bundle

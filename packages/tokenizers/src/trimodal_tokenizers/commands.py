@@ -6,6 +6,7 @@ Examples::
     trimodal-tokenizers train-image --images /usr/share/tuxpaint/stamps --preset tiny --steps 300 --out runs/tok/image
     trimodal-tokenizers build-bundle --text runs/tok/text --image runs/tok/image --audio-random-init tiny \\
         --out runs/tok/bundle
+    trimodal-tokenizers build-bundle --text runs/tok/text --audio-codec2 3200 --out runs/tok/bundle_speech
     trimodal-tokenizers inspect runs/tok/bundle --text "A giraffe." --image giraffe.png --recon-out /tmp/recon
 """
 
@@ -92,7 +93,11 @@ class BuildBundleCommand:
     codec_weights: Path | None = None
     """Official DAC weights (.pth, local path; never downloaded) to import as the audio tokenizer."""
     audio_random_init: Literal["tiny", "16khz", "24khz", "44khz"] | None = None
-    """Use a randomly initialised DAC of this variant (tests and demos without real codec weights)."""
+    """Use a randomly initialised DAC of this variant (tests without real codec weights; its codes mean nothing)."""
+    audio_codec2: Literal[3200, 2400, 1600, 1400, 1300, 1200, 700] | None = None
+    """Use the Codec 2 speech codec at this bit rate (no weights; intelligible speech offline)."""
+    codec2_bits_per_code: int = 8
+    """Bits per Codec 2 code (with --audio-codec2): 8 gives 8 codebooks of 256 codes at 3200 bit/s."""
     num_codebooks: int = 4
     """Residual audio codebooks kept (with --codec-weights or --audio-random-init)."""
     audio_shared_codebooks: bool = False
@@ -136,7 +141,7 @@ def _summary(bundle: TokenizerBundle) -> dict[str, Any]:
                          "codebook_size": image.codebook_size}  # fmt: skip
     if bundle.audio is not None:
         audio = bundle.audio
-        info["audio"] = {"sample_rate": audio.sample_rate, "num_codebooks": audio.num_codebooks,
+        info["audio"] = {"kind": audio.kind, "sample_rate": audio.sample_rate, "num_codebooks": audio.num_codebooks,
                          "codebook_size": audio.codebook_size, "frames_per_second": audio.frame_rate}  # fmt: skip
     return info
 
@@ -174,19 +179,25 @@ def run_train_image(argv: list[str]) -> int:
 def run_build_bundle(argv: list[str]) -> int:
     cmd = tyro.cli(BuildBundleCommand, args=argv, prog="trimodal-tokenizers build-bundle")
     setup_logging()
-    if sum(x is not None for x in (cmd.audio, cmd.codec_weights, cmd.audio_random_init)) > 1:
-        raise ValueError("give at most one of --audio, --codec-weights and --audio-random-init")
+    if sum(x is not None for x in (cmd.audio, cmd.codec_weights, cmd.audio_random_init, cmd.audio_codec2)) > 1:
+        raise ValueError("give at most one of --audio, --codec-weights, --audio-random-init and --audio-codec2")
     image = audio = None
     if cmd.image is not None:
         from trimodal_tokenizers.image_protocol import load_image_tokenizer
 
         image = load_image_tokenizer(cmd.image)
-    if cmd.audio is not None or cmd.codec_weights is not None or cmd.audio_random_init is not None:
+    if cmd.audio is not None:
+        from trimodal_tokenizers.audio_protocol import load_audio_tokenizer
+
+        audio = load_audio_tokenizer(cmd.audio)
+    elif cmd.audio_codec2 is not None:
+        from trimodal_tokenizers.audio_codec2 import Codec2Config, Codec2Tokenizer
+
+        audio = Codec2Tokenizer(Codec2Config(mode=cmd.audio_codec2, bits_per_code=cmd.codec2_bits_per_code))
+    elif cmd.codec_weights is not None or cmd.audio_random_init is not None:
         from trimodal_tokenizers.audio_dac import AudioTokenizer, AudioTokenizerConfig
 
-        if cmd.audio is not None:
-            audio = AudioTokenizer.load(cmd.audio)
-        elif cmd.codec_weights is not None:
+        if cmd.codec_weights is not None:
             audio = AudioTokenizer.from_dac_weights(cmd.codec_weights, num_codebooks=cmd.num_codebooks)
         else:
             assert cmd.audio_random_init is not None

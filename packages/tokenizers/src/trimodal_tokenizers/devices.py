@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-import torch
+from trimodal_core.extras import missing_extra
+
+try:
+    import torch
+except ImportError as exc:
+    raise missing_extra(
+        package="trimodal-tokenizers", extra="image", feature="the torch-based tokenizers", cause=exc
+    ) from exc
 
 
 def resolve_device(device: str) -> torch.device:

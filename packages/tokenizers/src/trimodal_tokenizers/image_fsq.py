@@ -18,12 +18,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import torch
 from PIL import Image
-from safetensors.torch import load_model, save_model
-from torch import nn
 
 from trimodal_core.atomic import atomic_write_text
+from trimodal_core.extras import missing_extra
+
+try:
+    import torch
+    from safetensors.torch import load_model, save_model
+    from torch import nn
+except ImportError as exc:
+    raise missing_extra(
+        package="trimodal-tokenizers", extra="image", feature="the FSQ image tokenizer", cause=exc
+    ) from exc
+
 from trimodal_tokenizers.devices import resolve_device
 from trimodal_tokenizers.image_io import DEFAULT_MAX_PIXELS, ImageFit, images_to_uint8, uint8_to_unit, unit_to_images
 from trimodal_tokenizers.image_protocol import IMAGE_META_FILE

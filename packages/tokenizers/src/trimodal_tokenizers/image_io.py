@@ -20,8 +20,17 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 import numpy as np
-import torch
 from PIL import Image, UnidentifiedImageError
+
+from trimodal_core.extras import missing_extra
+
+try:
+    import torch
+except ImportError as exc:
+    raise missing_extra(
+        package="trimodal-tokenizers", extra="image", feature="the image tokenizer's image I/O", cause=exc
+    ) from exc
+
 
 ImageFit = Literal["center_crop", "pad"]
 DEFAULT_MAX_PIXELS = 64 * 2**20

@@ -24,14 +24,22 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from PIL import Image
-from safetensors.torch import load_file, save_file
 
 from trimodal_core.atomic import atomic_write_text
+from trimodal_core.extras import missing_extra
 from trimodal_core.progress import progress
 from trimodal_core.seeding import derive_seed, numpy_rng
+
+try:
+    import torch
+    import torch.nn.functional as F
+    from safetensors.torch import load_file, save_file
+except ImportError as exc:
+    raise missing_extra(
+        package="trimodal-tokenizers", extra="image", feature="image tokenizer training", cause=exc
+    ) from exc
+
 from trimodal_tokenizers.devices import resolve_device
 from trimodal_tokenizers.image_fsq import ImageAutoencoder, ImageTokenizer, ImageTokenizerConfig, config_to_dict
 from trimodal_tokenizers.image_io import fit_square, load_image, load_image_bytes, to_rgb, uint8_to_unit

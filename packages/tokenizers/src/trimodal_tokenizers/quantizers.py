@@ -13,9 +13,16 @@ Both take latents ``z_BDHW`` and return ``(quantized_BDHW, indices_BHW, aux_loss
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-from torch import nn
+from trimodal_core.extras import missing_extra
+
+try:
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+except ImportError as exc:
+    raise missing_extra(
+        package="trimodal-tokenizers", extra="image", feature="the image tokenizer's quantizers", cause=exc
+    ) from exc
 
 
 def _round_ste(x: torch.Tensor) -> torch.Tensor:
