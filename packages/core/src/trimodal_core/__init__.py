@@ -16,6 +16,7 @@ from trimodal_core.seeding import derive_seed, numpy_rng, seed_everything
 from trimodal_core.shard_reader import ShardReader
 from trimodal_core.shard_schema import SHARD_SCHEMA_VERSION, shard_schema
 from trimodal_core.shard_writer import ShardInfo, ShardRecord, ShardWriter, ShardWriterConfig, sha256_file
+from trimodal_core.split import SplitResult, is_validation, split_corpus, split_mixture
 from trimodal_core.token_space import Modality, TokenSpace, TokenSpaceConfig
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "ShardRecord",
     "ShardWriter",
     "ShardWriterConfig",
+    "SplitResult",
     "TokenSpace",
     "TokenSpaceConfig",
     "atomic_open",
@@ -38,6 +40,7 @@ __all__ = [
     "check_tokenizer_fingerprints",
     "derive_seed",
     "get_logger",
+    "is_validation",
     "load_manifest",
     "numpy_rng",
     "package_versions",
@@ -47,4 +50,6 @@ __all__ = [
     "setup_logging",
     "sha256_file",
     "shard_schema",
+    "split_corpus",
+    "split_mixture",
 ]

@@ -156,11 +156,29 @@ class ShardWriter:
         for record in records:
             self.write(record)
 
+    def write_batch(self, batch: pa.RecordBatch) -> None:
+        """Append rows already in shard form (e.g. selected from another shard of the same token space).
+
+        Pending records are flushed first, so rows keep the order they were given in; the batch is written
+        as one record batch (callers choose its size), after checking its columns and token-space fingerprint.
+        """
+        if self._closed:
+            raise ValueError("ShardWriter is closed")
+        if not batch.schema.equals(self.schema, check_metadata=True):
+            raise ValueError("write_batch: the batch's schema (columns or token-space fingerprint) differs from "
+                             "this writer's")
+        self._flush()
+        if batch.num_rows:
+            self._write_record_batch(batch)
+
     def _flush(self) -> None:
         if not self._buffer:
             return
         batch = records_to_batch(self._buffer, self.schema)
         self._buffer = []
+        self._write_record_batch(batch)
+
+    def _write_record_batch(self, batch: pa.RecordBatch) -> None:
         if self._writer is None:
             final = self._final_path()
             self._tmp_path = final.with_name(f".{final.name}.tmp")

@@ -26,6 +26,12 @@ def _text(argv: list[str]) -> int:
     return run_text(argv)
 
 
+def _split(argv: list[str]) -> int:
+    from trimodal_data.split_command import run
+
+    return run(argv)
+
+
 def _stats(argv: list[str]) -> int:
     from trimodal_data.stats import run
 
@@ -51,6 +57,7 @@ COMMANDS: dict[str, Subcommand] = {
     "image-text": Subcommand("build an image-text corpus: read, decode, filter, dedupe, tokenize (Beam)", _image_text),
     "audio-text": Subcommand("build an audio-text corpus: read, decode, filter, dedupe, tokenize (Beam)", _audio_text),
     "mix": Subcommand("write and validate a mixture manifest: --component PATH:WEIGHT ... --out mix.json", _mix),
+    "split": Subcommand("deterministic train/validation split by a salted hash of the example id", _split),
 }
 
 
