@@ -31,7 +31,7 @@ import pytest
 
 
 def _trainer_fixtures() -> None:
-    """Reuse ``tiny_mixture`` / ``make_config`` from the trainer tests (until they move to tests/train/)."""
+    """Reuse the trainer tests' session ``tiny_mixture`` (until it moves to tests/train/conftest.py)."""
     import importlib.util
     import sys
 
@@ -41,7 +41,7 @@ def _trainer_fixtures() -> None:
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
-    globals().update(tiny_mixture=module.tiny_mixture, make_config=module.make_config)
+    globals().update(tiny_mixture=module.tiny_mixture)
 
 
 _SHARED = Path(__file__).resolve().parents[1] / "conftest.py"
@@ -127,28 +127,38 @@ class LocalSlurm:
             with contextlib.suppress(OSError, subprocess.SubprocessError):
                 subprocess.run(["scancel", "--full", "--quiet", f"--partition={self.partition}"],
                                env={**os.environ, **self.env}, capture_output=True, timeout=10)
+        pids = []
         for name in ("slurmd", "slurmctld", "slurmdbd", "mariadbd", "munged"):
             pid_file = self.pids.get(name)
-            if pid_file is None or not pid_file.exists():
-                continue
             try:
-                pid = int(pid_file.read_text().split()[0])
-                os.kill(pid, signal.SIGTERM)
-            except (ValueError, ProcessLookupError, IndexError):
+                pid = int(pid_file.read_text().split()[0]) if pid_file is not None else None
+            except (OSError, ValueError, IndexError):
                 continue
-            for _ in range(100):
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
-                    break
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+                    pids.append(pid)
+        children = {proc.pid: proc for proc in self.procs.values()}  # started (and reaped) by this process
+
+        def alive(pid: int) -> bool:
+            if pid in children:
+                return children[pid].poll() is None
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return False
+            return True
+
+        deadline = time.monotonic() + 10
+        for pid in pids:  # all were told at once; wait for each, then force
+            while alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            else:
-                os.kill(pid, signal.SIGKILL)
-        for proc in self.procs.values():  # reap the children this process started
-            try:
+            if alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        for proc in self.procs.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def _wait(what: str, ready, cluster: LocalSlurm, timeout_s: float = 60.0) -> None:
@@ -327,13 +337,26 @@ def launch_helpers():
     return types.SimpleNamespace(wait_for=_wait_for, status=_status, weights=_weights, metric_steps=_metric_steps)
 
 
-@pytest.fixture
-def launch_run_config(make_config):
-    """A tiny run of ``steps`` steps in ``run_dir``, checkpointing only at the end and on preemption."""
+def tiny_launch_config(mixture: Path, run_dir: Path, steps: int = 4):
+    """The trainer tests' tiny run (``tiny`` preset, 8 rows x 128 tokens, a metrics line per step) for
+    ``steps`` steps, checkpointing only at the end and on a preemption request."""
+    from trimodal_train.configs import tiny
+
+    base = tiny()
+    return dataclasses.replace(
+        base,
+        data=dataclasses.replace(base.data, mixture=mixture, seq_len=128, global_batch_size=8, prefetch=0),
+        run=dataclasses.replace(base.run, run_dir=run_dir, steps=steps, tokens=None, log_interval=1,
+                                progress=False, log_level="WARNING"),
+        checkpoint=dataclasses.replace(base.checkpoint, interval=0),
+    )
+
+
+@pytest.fixture(scope="session")
+def launch_run_config(tiny_mixture):
+    """``tiny_launch_config`` on the session's tiny mixture: ``make(run_dir, steps=4)``."""
 
     def make(run_dir: Path, steps: int = 4):
-        config = make_config(run_dir=run_dir)
-        return dataclasses.replace(config, run=dataclasses.replace(config.run, steps=steps),
-                                   checkpoint=dataclasses.replace(config.checkpoint, interval=0))
+        return tiny_launch_config(tiny_mixture.path, run_dir, steps)
 
     return make

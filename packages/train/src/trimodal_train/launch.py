@@ -224,26 +224,24 @@ class TrainJob(submitit.helpers.Checkpointable):
         submitit_handler = signal.getsignal(usr_sig)
         preemption.clear()
         signal.signal(usr_sig, self._on_signal)
-        if rank0:
-            write_status(self.status_file, "running", job_id=env.job_id, attempt=self.attempt, pid=os.getpid(),
-                         host=env.hostname)
+
+        def status(state: str, **fields: Any) -> None:
+            if rank0:
+                write_status(self.status_file, state, job_id=env.job_id, attempt=self.attempt, pid=os.getpid(),
+                             host=env.hostname, **fields)
+
+        status("running")
         try:
             result = resolve_target(self.target)(self.config)
         except Exception as exc:
-            if rank0:
-                write_status(self.status_file, "failed", job_id=env.job_id, attempt=self.attempt,
-                             error=f"{type(exc).__name__}: {exc}")
+            status("failed", error=f"{type(exc).__name__}: {exc}")
             raise
         if not getattr(result, "preempted", False):
-            if rank0:
-                write_status(self.status_file, "completed", job_id=env.job_id, attempt=self.attempt,
-                             final_step=getattr(result, "final_step", None),
-                             run_dir=getattr(result, "run_dir", None))
+            status("completed", final_step=getattr(result, "final_step", None),
+                   run_dir=getattr(result, "run_dir", None))
             return result
         log.warning("checkpoint written after a preemption signal; requeueing job %s", env.job_id)
-        if rank0:
-            write_status(self.status_file, "requeued", job_id=env.job_id, attempt=self.attempt,
-                         final_step=getattr(result, "final_step", None))
+        status("requeued", final_step=getattr(result, "final_step", None))
         signal.signal(usr_sig, submitit_handler)
         if callable(submitit_handler):
             # Rank 0: checkpoint() + dump + requeue + exit. Other ranks: returns at once.
