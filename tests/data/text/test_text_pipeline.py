@@ -20,6 +20,7 @@ from trimodal_data.rules.text_filters import TextFiltersConfig, TextRuleChain
 from trimodal_data.transforms.rejects import read_rejects
 from trimodal_tokenizers.bundle import TokenizerBundle
 
+TUTOR_DIR = Path("/usr/share/vim/vim90/tutor")  # Debian vim-runtime; .ci/run installs it
 IN_PROCESS = ["--runner=DirectRunner"]
 MULTI_PROCESS = ["--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
 
@@ -78,9 +79,16 @@ def test_broken_input_becomes_rejects_with_reasons(in_process_run) -> None:
     assert by_id["bad-lines.jsonl:6"].reason == "record_too_large"
     assert by_id["pq-2"].reason == "missing_text_field"
     assert by_id["pq-3"].reason.startswith(("language_", "gopher_", "c4_", "fineweb_"))  # "short": too little text
+    assert summary["rejected_by_reason"]["empty_file"] == 1
+
+
+@pytest.mark.skipif(not (TUTOR_DIR / "tutor.de.utf-8").is_file(), reason="vim's tutor not installed (vim-runtime)")
+def test_german_text_file_is_rejected_by_language(in_process_run) -> None:
+    out, _ = in_process_run
+    manifest = CorpusManifest.load(out / "manifest.json")
+    by_id = {r.id: r for r in read_rejects(out, manifest.provenance["rejects"]["files"])}
     assert by_id["tutor/tutor.de.txt"].reason == "language_not_allowed"
     assert by_id["tutor/tutor.de.txt"].detail.startswith("de:")
-    assert summary["rejected_by_reason"]["empty_file"] == 1
 
 
 def test_planted_duplicates_removed_and_originals_kept(in_process_run) -> None:

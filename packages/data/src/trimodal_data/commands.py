@@ -26,6 +26,7 @@ from typing import Annotated, Any
 import tyro
 
 from trimodal_core import setup_logging
+from trimodal_core.extras import MissingExtraError
 from trimodal_data.config_files import config_path_from_argv, load_config_file
 from trimodal_data.metrics import format_summary
 from trimodal_data.pipelines.audio_text import AudioTextConfig
@@ -137,7 +138,7 @@ def run(argv: list[str], command: str = "text") -> int:
     setup_logging(config.log_level)
     try:
         summary = _build(command, config, beam_args)
-    except ValueError as exc:
+    except (ValueError, MissingExtraError) as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     print(format_summary(summary))

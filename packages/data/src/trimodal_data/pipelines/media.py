@@ -19,6 +19,7 @@ import apache_beam as beam
 
 from trimodal_core import package_versions
 from trimodal_data.config_files import to_jsonable
+from trimodal_data.extras import require_media_extra
 from trimodal_data.pipelines.audio_text import PIPELINE_NAME as AUDIO_PIPELINE
 from trimodal_data.pipelines.audio_text import AudioTextConfig, filter_and_dedupe_audio, tokenize_audio
 from trimodal_data.pipelines.image_text import PIPELINE_NAME as IMAGE_PIPELINE
@@ -81,8 +82,13 @@ def run_media_pipeline(
     name: str | None = None,
     overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Build the corpus in ``output``; return the summary (also in ``output/manifest.json``)."""
+    """Build the corpus in ``output``; return the summary (also in ``output/manifest.json``).
+
+    Raises ``MissingExtraError`` (naming ``trimodal-data[image]`` or ``[audio]``) when the extra is not installed.
+    """
     from trimodal_tokenizers.bundle import TokenizerBundle
+
+    require_media_extra(kind)  # before reading anything: a base install says which extra to add
 
     units = plan_media_units(inputs, kind, config.read)
     if not units:
