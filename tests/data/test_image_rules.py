@@ -50,6 +50,7 @@ def test_language_check_can_be_disabled() -> None:
     assert media_text_reason(german, MediaTextRulesConfig(languages=("de", "en"))) is None
 
 
+@pytest.mark.slow  # builds and runs a random-init CLIP: about 20 s
 def test_random_clip_checkpoint_scores(tmp_path: Path) -> None:
     folder = save_random_clip(tmp_path / "clip", seed=0)
     clip = ClipEmbedder(folder, device="cpu")

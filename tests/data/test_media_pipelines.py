@@ -168,6 +168,7 @@ def _check_accounting(corpus: Path, num_inputs: int) -> tuple[dict[str, str], se
     return rejects, kept
 
 
+@pytest.mark.slow  # about 100 s measured on the shared 2-core machine
 def test_image_text_pipeline_end_to_end(bundle_dir: Path, image_inputs: tuple, tmp_path: Path) -> None:
     inputs, expected, clusters = image_inputs
     config = ImageTextConfig(write=WRITE)

@@ -17,6 +17,9 @@ from pipelines.demo_summary import format_table
 from trimodal_core import CorpusManifest, MixtureManifest, ShardReader
 from trimodal_data.cli import main as data_main
 
+# The demo fixture runs the whole tiny demo (about 110 s measured on the shared 2-core machine).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:

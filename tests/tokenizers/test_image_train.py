@@ -34,6 +34,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, real_images: list[object])
     return train_image_tokenizer(real_images, config, out), out
 
 
+@pytest.mark.slow  # the shared `trained` fixture: 250 training steps, about 90 s on the shared 2-core machine
 def test_short_fit_reaches_the_psnr_threshold_on_held_out_images(
     trained: tuple[object, Path], real_images: list[object]
 ) -> None:
@@ -52,6 +53,7 @@ def test_short_fit_reaches_the_psnr_threshold_on_held_out_images(
     assert metrics["heldout_psnr"] == pytest.approx(result.heldout_psnr)
 
 
+@pytest.mark.slow
 def test_output_is_a_loadable_tokenizer_with_checkpoints(
     trained: tuple[object, Path], real_images: list[object]
 ) -> None:
@@ -64,6 +66,7 @@ def test_output_is_a_loadable_tokenizer_with_checkpoints(
     np.testing.assert_array_equal(loaded.encode_batch(real_images[:4]), result.tokenizer.encode_batch(real_images[:4]))
 
 
+@pytest.mark.slow
 def test_image_text_bundle_round_trip(
     tmp_path: Path, trained: tuple[object, Path], text_tokenizer: TextTokenizer, real_images: list[object]
 ) -> None:

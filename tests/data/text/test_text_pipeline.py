@@ -140,6 +140,7 @@ def test_shards_decode_to_kept_texts(in_process_run, bundle_dir, demo_by_id) -> 
     assert "tokenizer_fingerprint" not in manifest.provenance
 
 
+@pytest.mark.slow  # two worker processes: about 20 s
 def test_multi_process_run_is_byte_identical(in_process_run, text_corpus, bundle_dir, tmp_path) -> None:
     out, summary = in_process_run
     multi = _build(text_corpus, bundle_dir, tmp_path / "multi", MULTI_PROCESS)
@@ -147,6 +148,7 @@ def test_multi_process_run_is_byte_identical(in_process_run, text_corpus, bundle
     assert _file_digests(tmp_path / "multi") == _file_digests(out)
 
 
+@pytest.mark.slow  # job service + worker pool: about 20 s with its setup
 def test_portable_runner_is_byte_identical(in_process_run, text_corpus, bundle_dir, portable_runner_args, tmp_path):
     out, summary = in_process_run
     portable = _build(text_corpus, bundle_dir, tmp_path / "portable", portable_runner_args)
