@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trimodal_train.model.config import ModelConfig
-from trimodal_train.model.layers import RMSNorm, apply_rope
+from trimodal_train.model.layers import Linear, RMSNorm, apply_rope
 
 
 def document_mask_B1LL(document_ids_BL: torch.Tensor) -> torch.Tensor:
@@ -83,8 +83,8 @@ class Attention(nn.Module):
         self.n_heads = config.n_heads
         self.head_dim = config.head_dim
         self.backend = config.attention
-        self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=False)
-        self.out = nn.Linear(config.d_model, config.d_model, bias=False)
+        self.qkv = Linear(config.d_model, 3 * config.d_model)
+        self.out = Linear(config.d_model, config.d_model)
         self.q_norm = RMSNorm(self.head_dim, config.norm_eps) if config.qk_norm else None
         self.k_norm = RMSNorm(self.head_dim, config.norm_eps) if config.qk_norm else None
 
@@ -97,11 +97,6 @@ class Attention(nn.Module):
         q_BHLK, k_BHLK = apply_rope(q_BHLK, rope_2LK), apply_rope(k_BHLK, rope_2LK)
         scale = 1.0 / math.sqrt(self.head_dim)
         if self.backend == "flex" and mask is not None:
-            if q_BHLK.device.type == "cpu" and torch.is_grad_enabled() and x_BLD.requires_grad:
-                raise ValueError(
-                    "ModelConfig.attention='flex' cannot train on CPU: torch 2.11 has no flex-attention backward "
-                    "on CPU; use attention='sdpa' (or run flex under torch.no_grad())"
-                )
             if v_BHLK.dtype != q_BHLK.dtype:  # RoPE returns the input dtype; v may differ under autocast
                 v_BHLK = v_BHLK.to(q_BHLK.dtype)
             y_BHLK = _compiled_flex_attention()(q_BHLK, k_BHLK, v_BHLK.contiguous(), block_mask=mask, scale=scale)

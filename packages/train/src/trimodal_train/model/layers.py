@@ -17,6 +17,33 @@ import torch.nn.functional as F
 from torch import nn
 
 
+class Linear(nn.Module):
+    """Bias-free ``y = x W^T`` whose weight is left uninitialized (the model's ``init_weights`` draws it).
+
+    ``nn.Linear`` initializes in its constructor, which on the ``meta`` device goes through torch's
+    reference ops and imports ``torch._dynamo`` (about a minute on a loaded 2-core machine); the weight is
+    re-drawn by the CompleteP rules anyway.
+    """
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(out_features, in_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight)
+
+
+class Embedding(nn.Module):
+    """Lookup table ``E[ids]`` left uninitialized, for the same reason as :class:`Linear`."""
+
+    def __init__(self, num_embeddings: int, dim: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(num_embeddings, dim))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return F.embedding(ids, self.weight)
+
+
 class RMSNorm(nn.Module):
     """Root-mean-square normalization with a learnable gain (initialised to one)."""
 
@@ -56,8 +83,8 @@ class SwiGLU(nn.Module):
     def __init__(self, d_model: int, hidden: int) -> None:
         super().__init__()
         self.hidden = hidden
-        self.gate_up = nn.Linear(d_model, 2 * hidden, bias=False)
-        self.down = nn.Linear(hidden, d_model, bias=False)
+        self.gate_up = Linear(d_model, 2 * hidden)
+        self.down = Linear(hidden, d_model)
 
     def forward(self, x_BLD: torch.Tensor) -> torch.Tensor:
         gate_BLF, up_BLF = self.gate_up(x_BLD).chunk(2, dim=-1)

@@ -7,19 +7,18 @@ multiple of 64 (Llama's rule, [ours]).
 
 Parameter counts (``count_parameters``) per layer: ``4 d^2`` (QKV + out) ``+ 3 d f`` (SwiGLU) ``+ 2 d``
 (pre-norm gains) ``+ 2 h`` (QK-norm gains); plus the final norm ``d``; embedding ``V d`` (twice when untied).
-With the demo token space (V = 18,458: 8,192 text, 1,024 image, 9 x 1,024 audio codes, 26 special/task ids)
-and tied embeddings:
+With :data:`REFERENCE_TOKEN_SPACE` (V = 57,370) and tied embeddings (the default):
 
 =======  =====  ====  =====  ======  ============  ===============
 preset   d      L     heads  ffn     embedding     non-embedding
 =======  =====  ====  =====  ======  ============  ===============
-tiny     64     2     2      192     1,181,312     107,776
-small    256    4     4      704     4,725,248     3,213,056
-demo     384    6     6      1,024   7,087,872     10,622,592
-125m     768    12    12     2,048   14,175,744    84,944,640
-350m     1,024  24    16     2,752   18,900,992    303,536,128
-1b       2,048  18    16     5,504   37,801,984    910,201,856
-3b       3,072  28    24     8,192   56,702,976    3,171,990,528
+tiny     64     2     2      192     3,671,680     106,944
+small    256    4     4      704     14,686,720    3,214,080
+demo     384    6     6      1,024   22,030,080    10,622,592
+125m     768    12    12     2,048   44,060,160    84,955,392
+350m     1,024  24    16     2,752   58,746,880    303,616,000
+1b       2,048  18    16     5,504   117,493,760   910,768,640
+3b       3,072  28    24     8,192   176,240,640   3,171,076,096
 =======  =====  ====  =====  ======  ============  ===============
 
 (``tests/train/model/test_presets.py`` checks this table against ``count_parameters`` and both against the

@@ -25,7 +25,7 @@ from trimodal_core.token_space import Modality, TokenSpace
 from trimodal_train.model import completep
 from trimodal_train.model.attention import Attention, build_attention_mask
 from trimodal_train.model.config import ModelConfig
-from trimodal_train.model.layers import RMSNorm, SwiGLU, rope_tables
+from trimodal_train.model.layers import Embedding, Linear, RMSNorm, SwiGLU, rope_tables
 from trimodal_train.model.logit_masks import DEFAULT_MASKABLE_SPECIALS, allowed_mask_MV
 
 
@@ -65,15 +65,16 @@ class DiffusionTransformer(nn.Module):
         self.maskable_specials = tuple(maskable_specials)
         self.vocab_size = token_space.vocab_size
         self.output_scale = completep.output_scale(config)
-        self.embedding = nn.Embedding(self.vocab_size, config.d_model)
+        self.embedding = Embedding(self.vocab_size, config.d_model)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         self.final_norm = RMSNorm(config.d_model, config.norm_eps)
-        self.output = None if config.tie_embeddings else nn.Linear(config.d_model, self.vocab_size, bias=False)
+        self.output = None if config.tie_embeddings else Linear(config.d_model, self.vocab_size)
         self.register_buffer("rope_2LK", torch.empty(2, config.max_seq_len, config.head_dim // 2), persistent=False)
         self.register_buffer(
             "allowed_mask_MV", torch.empty(len(Modality), self.vocab_size, dtype=torch.bool), persistent=False
         )
-        self.init_weights()
+        if not self.embedding.weight.is_meta:  # meta: nothing to draw; to_empty() then init_weights()
+            self.init_weights()
 
     @torch.no_grad()
     def init_weights(self) -> None:
@@ -112,13 +113,24 @@ class DiffusionTransformer(nn.Module):
         for name, extra in (("document_ids_BL", document_ids_BL), ("span_modality_BL", span_modality_BL)):
             if extra is not None and extra.shape != tokens_BL.shape:
                 raise ValueError(f"{name} has shape {tuple(extra.shape)}, tokens_BL {tuple(tokens_BL.shape)}")
+        if (
+            self.config.attention == "flex"
+            and document_ids_BL is not None
+            and tokens_BL.device.type == "cpu"
+            and torch.is_grad_enabled()
+            and self.embedding.weight.requires_grad
+        ):
+            raise ValueError(
+                "ModelConfig.attention='flex' cannot train on CPU: torch 2.11 has no flex-attention backward on "
+                "CPU; use attention='sdpa' (or run flex under torch.no_grad())"
+            )
         mask = build_attention_mask(document_ids_BL, self.config.attention)
         h_BLD = self.embedding(tokens_BL)
         for block in self.blocks:
             h_BLD = block(h_BLD, self.rope_2LK, mask)
         h_BLD = self.final_norm(h_BLD) * self.output_scale
         weight_VD = self.embedding.weight if self.output is None else self.output.weight
-        logits_BLV = nn.functional.linear(h_BLD, weight_VD).float()
+        logits_BLV = torch.nn.functional.linear(h_BLD, weight_VD).float()
         if self.config.restrict_logits and span_modality_BL is not None:
             allowed = self.allowed_mask_MV[span_modality_BL.long()]  # [B, L, V]; long: uint8 would index as bool
         else:
