@@ -18,6 +18,7 @@ from trimodal_core import Modality
 from trimodal_train.data import LoaderConfig, WeightPoint, build_loader
 from trimodal_train.data.copy_kernel import copy_spans, fill_runs
 from trimodal_train.data.planner import WorkItem
+from trimodal_train.data.shard_table import ShardTable
 from trimodal_train.data.streams import ShardStore
 
 MakeMixture = Callable[..., Path]
@@ -108,9 +109,12 @@ def test_kernel_rejects_spans_outside_shard_or_batch() -> None:
     u8 = np.arange(40, dtype=np.uint8)
     tokens, modality = np.zeros(8, dtype=np.int64), np.zeros(8, dtype=np.uint8)
 
-    def copy(token_at: int, length: int, pos: int) -> None:
+    table = ShardTable.build([i32], [u8], [np.array([0, 1])], [np.zeros(1)], [np.zeros(1)], [np.zeros(1)])
+
+    def copy(token_at: int, length: int, pos: int, shard: int = 0) -> None:
         one = np.zeros(1, dtype=np.int64)
-        copy_spans(0, one, one, one + pos, one + length, one + token_at, one, 4, i32, u8, tokens, modality)
+        copy_spans(one + shard, one, one + pos, one + length, one + token_at, one, 4, table.i32_addr,
+                   table.i32_len, table.u8_addr, table.u8_len, tokens, modality)
 
     copy(6, 4, 4)  # the last four values of the shard into the last four slots
     assert tokens.tolist() == [0, 0, 0, 0, 6, 7, 8, 9]
@@ -118,6 +122,8 @@ def test_kernel_rejects_spans_outside_shard_or_batch() -> None:
         copy(7, 4, 0)  # past the end of the shard
     with pytest.raises(IndexError, match="outside its shard"):
         copy(0, 4, 5)  # past the end of the batch
+    with pytest.raises(IndexError, match="outside its shard"):
+        copy(0, 4, 0, shard=1)  # no such shard
     doc_ids, mask = np.zeros(8, dtype=np.int32), np.zeros(8, dtype=np.bool_)
     with pytest.raises(IndexError, match="do not tile"):
         fill_runs(np.array([-1, 0, -1], dtype=np.int32), np.array([1, 2, 3], dtype=np.int64), 0, 0, tokens,

@@ -17,6 +17,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from trimodal_train.data.shard_table import as_pointer
+
 
 @numba.njit(cache=True, nogil=True)
 def fill_runs(
@@ -64,7 +66,6 @@ def fill_runs(
 
 @numba.njit(cache=True, nogil=True)
 def copy_spans(
-    shard_id: int,
     seg_shard: np.ndarray,
     out_row: np.ndarray,
     pos: np.ndarray,
@@ -72,26 +73,31 @@ def copy_spans(
     token_at: np.ndarray,
     modality_at: np.ndarray,
     seq_len: int,
-    i32: np.ndarray,
-    u8: np.ndarray,
+    i32_addr: np.ndarray,
+    i32_len: np.ndarray,
+    u8_addr: np.ndarray,
+    u8_len: np.ndarray,
     tokens: np.ndarray,
     modality: np.ndarray,
 ) -> None:
-    """Copy the spans of shard ``shard_id`` (its whole-file ``i32`` and ``u8`` views) to their places
-    ``out_row * seq_len + pos`` of the flat ``tokens`` (widened to int64) and ``modality`` outputs."""
+    """Copy every span, from whichever shard it is in (the whole-file ``i32`` and ``u8`` views of a
+    :class:`~trimodal_train.data.shard_table.ShardTable`, by address), to its place ``out_row * seq_len + pos``
+    of the flat ``tokens`` (widened to int64) and ``modality`` outputs: one call per batch."""
     for i in range(seg_shard.shape[0]):
-        if seg_shard[i] != shard_id:
-            continue
+        s = seg_shard[i]
         dest = out_row[i] * seq_len + pos[i]
         n = length[i]
         src = token_at[i]
+        src_mod = modality_at[i]
         # No bounds checks in compiled loops: check each span once (the offsets come from the shard files).
-        if (n < 0 or dest < 0 or dest + n > tokens.shape[0] or src < 0 or src + n > i32.shape[0]
-                or modality_at[i] < 0 or modality_at[i] + n > u8.shape[0]):
+        if (s < 0 or s >= i32_addr.shape[0] or n < 0 or dest < 0 or dest + n > tokens.shape[0] or src < 0
+                or src + n > i32_len[s] or src_mod < 0 or src_mod + n > u8_len[s]):
             raise IndexError("copy_spans: a span lies outside its shard or the batch")
+        i32 = numba.carray(as_pointer(i32_addr[s], np.int32), (i32_len[s],))
+        u8 = numba.carray(as_pointer(u8_addr[s], np.uint8), (u8_len[s],))
         tok, src_tok = tokens[dest : dest + n], i32[src : src + n]
         for j in range(n):
             tok[j] = src_tok[j]
-        mod, src_mod = modality[dest : dest + n], u8[modality_at[i] : modality_at[i] + n]
+        mod, src_m = modality[dest : dest + n], u8[src_mod : src_mod + n]
         for j in range(n):
-            mod[j] = src_mod[j]
+            mod[j] = src_m[j]

@@ -3,9 +3,11 @@
 The planner already knows where every span's tokens and modality values start in its shard's whole-file
 views, so nothing is located here. The outputs are allocated once per batch (no prefill) and written by the
 compiled loops of :mod:`~trimodal_train.data.copy_kernel`: one call writes padding, document ids and the
-loss mask from the planner's runs, then one call per shard in the batch copies that shard's spans (int32 to
-int64 inside the copy). Every output element is written once; the cost is memory bandwidth plus a few
-microseconds of calls, not a fixed cost per span as with numpy views. This runs in the loader's workers.
+loss mask from the planner's runs, then one call copies every span from its shard (int32 to int64 inside the
+copy; the shards are reached through the store's :class:`~trimodal_train.data.shard_table.ShardTable`, so a
+globally shuffled batch that touches dozens of shards still costs one call). Every output element is written
+once; the cost is memory bandwidth plus a few microseconds of calls, not a fixed cost per span as with numpy
+views. This runs in the loader's workers.
 """
 
 from __future__ import annotations
@@ -39,11 +41,9 @@ class BatchAssembler:
         loss_mask = np.empty(size, dtype=np.bool_)
         fill_runs(item.run_values, item.run_lengths, self.pad_id, _PAD_MODALITY, tokens, modality, doc_ids,
                   loss_mask)
-        get = self.store.get
-        for shard_id in set(seg.shard.tolist()):
-            data = get(shard_id)
-            copy_spans(shard_id, seg.shard, seg.out_row, seg.pos, seg.length, seg.token_at, seg.modality_at, L,
-                       data.i32, data.u8, tokens, modality)
+        table = self.store.table()  # held while the kernel reads through its addresses
+        copy_spans(seg.shard, seg.out_row, seg.pos, seg.length, seg.token_at, seg.modality_at, L, table.i32_addr,
+                   table.i32_len, table.u8_addr, table.u8_len, tokens, modality)
         return {
             "step": item.step,
             "tokens_BL": tokens.reshape(B, L),

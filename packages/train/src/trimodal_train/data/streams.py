@@ -38,6 +38,7 @@ import pyarrow.compute as pc
 
 from trimodal_core import ShardReader, derive_seed
 from trimodal_train.data.epoch_shuffle import epoch_keys, permute
+from trimodal_train.data.shard_table import ShardTable
 
 SPAN_BLOCK = 4096
 """Stream ordinals looked up together (see :meth:`ComponentStream.span`)."""
@@ -107,6 +108,7 @@ class ShardStore:
         self.fingerprint = fingerprint
         self._open: dict[int, ShardData] = {}
         self._maps: dict[int, pa.MemoryMappedFile] = {}
+        self._table: ShardTable | None = None
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -161,6 +163,20 @@ class ShardStore:
             tasks=frozenset(tasks),
         )
 
+    def table(self) -> ShardTable:
+        """Every shard's views in one :class:`ShardTable` (opens all shards the first time; then cached)."""
+        table = self._table
+        if table is None:
+            data = [self.get(i) for i in range(len(self.paths))]
+            table = ShardTable.build([d.i32 for d in data], [d.u8 for d in data], [d.chunk_starts for d in data],
+                                     [d.offsets_at for d in data], [d.tokens_at for d in data],
+                                     [d.modality_at for d in data])
+            with self._lock:
+                if self._table is None:
+                    self._table = table
+                table = self._table
+        return table
+
     def all_lengths(self, shard_id: int) -> np.ndarray:
         """Token count of every row of a shard."""
         return self.get(shard_id).lengths(np.arange(self.rows[shard_id], dtype=np.int64))
@@ -175,6 +191,7 @@ class ShardStore:
     def close(self) -> None:
         with self._lock:
             self._open.clear()
+            self._table = None
             self._maps.clear()  # the maps close when the last view of them is gone
 
 
@@ -286,14 +303,8 @@ class ComponentStream:
         block = self._blocks.get(index)
         if block is None:
             shard, row = self.locate(np.arange(index * SPAN_BLOCK, (index + 1) * SPAN_BLOCK, dtype=np.int64))
-            length, token_at, modality_at = (np.empty_like(shard) for _ in range(3))
-            # Group by shard with one sort (a global shuffle puts up to SPAN_BLOCK shards in a block).
-            by_shard = np.argsort(shard, kind="stable")
-            sorted_shard = shard[by_shard]
-            edges = np.flatnonzero(sorted_shard[1:] != sorted_shard[:-1]) + 1
-            for lo, hi in zip([0, *edges.tolist()], [*edges.tolist(), len(shard)], strict=True):
-                sel = by_shard[lo:hi]
-                length[sel], token_at[sel], modality_at[sel] = self.store.get(int(sorted_shard[lo])).sources(row[sel])
+            # One compiled pass over the block, whatever shards it spans (a global shuffle: up to SPAN_BLOCK).
+            length, token_at, modality_at = self.store.table().sources(shard, row)
             block = self._blocks[index] = Span(shard, row, length, token_at, modality_at)
             while len(self._blocks) > 4:
                 self._blocks.popitem(last=False)
