@@ -14,7 +14,8 @@ callable. Inside a job, ``TrainJob``:
    (all ranks), writes a checkpoint and returns ``preempted=True``;
 3. then, on rank 0, hands over to submitit's own handler, which calls :meth:`TrainJob.checkpoint` (a
    ``DelayedSubmission`` of a fresh ``TrainJob`` with the same config), dumps it, runs ``scontrol requeue``
-   (local executor: exits with its requeue code) and exits. The requeued job calls ``train`` with the same
+   (local executor: exits with its requeue code) and exits; the other ranks exit (local) or, on SLURM, wait
+   for the requeue to stop them. The requeued job calls ``train`` with the same
    config, which resumes from the latest complete checkpoint on disk: no checkpoint path is pickled.
 
 Submitit counts requeues after a time-out (``max_num_timeout``); preemptions are not counted.
@@ -42,6 +43,7 @@ from trimodal_train import preemption
 log = logging.getLogger(__name__)
 Executor = Literal["local", "slurm"]
 DEFAULT_TARGET = "trimodal_train.trainer:train"
+_RANK_WAIT_S = 300  # how long a rank other than 0 waits, after a preemption save, for the requeue to stop it
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -246,7 +248,11 @@ class TrainJob(submitit.helpers.Checkpointable):
         if callable(submitit_handler):
             # Rank 0: checkpoint() + dump + requeue + exit. Other ranks: returns at once.
             submitit_handler(self._signum or usr_sig, None)
-        sys.exit(-1)  # not rank 0 (or no submitit handler): no result file, the requeued job writes it
+        if env.cluster == "slurm":
+            # Wait for the requeue to end this task: exiting first with an error could make srun kill rank 0
+            # before it requeues (clusters with KillOnBadExit=1).
+            time.sleep(_RANK_WAIT_S)
+        sys.exit(-1)  # no result file: the requeued job writes it
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self._signum = signum
