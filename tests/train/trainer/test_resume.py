@@ -130,6 +130,7 @@ def _free_port() -> int:
 
 
 def _ddp(config: TrainConfig, *flags: str) -> list[dict[str, Any]]:
+    """Two ranks (gloo on CPU) of ``config``, as torchrun would start them."""
     port = str(_free_port())
     procs = [_spawn(config, *flags, env={"RANK": str(r), "WORLD_SIZE": "2", "LOCAL_RANK": str(r),
                                          "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port}) for r in range(2)]
@@ -142,8 +143,9 @@ def _ddp(config: TrainConfig, *flags: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.slow
-def test_two_process_ddp_equals_one_process(reference_run: Any, make_config: Any) -> None:
-    config = make_config()
+@pytest.mark.parametrize("parallelism", ["ddp", "fsdp"])
+def test_two_processes_equal_one_process(reference_run: Any, make_config: Any, parallelism: str) -> None:
+    config = make_config(run={"parallelism": parallelism})
     outs = _ddp(config)
     assert [o["final_step"] for o in outs] == [8, 8]
     ref = losses(reference_run.config.run.run_dir)

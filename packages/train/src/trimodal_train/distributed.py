@@ -134,6 +134,7 @@ def no_sync(model: torch.nn.Module, enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
+    model = getattr(model, "_orig_mod", model)  # torch.compile's wrapper
     if isinstance(model, torch.nn.parallel.DistributedDataParallel):
         with model.no_sync():
             yield

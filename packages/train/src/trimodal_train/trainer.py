@@ -44,7 +44,7 @@ from trimodal_train.data import build_loader
 from trimodal_train.diffusion import nelbo_metrics
 from trimodal_train.distributed import (
     DistContext,
-    broadcast_object,
+    barrier,
     init_distributed,
     shutdown_distributed,
     wrap_model,
@@ -127,6 +127,7 @@ def _preflight_resume(config: TrainConfig, token_space: TokenSpace, ctx: DistCon
 def train(config: TrainConfig, *, on_step: StepHook | None = None) -> TrainResult:
     """Train (or resume) the run described by ``config``; see the module docstring."""
     _configure_logging(config.run.log_level)
+    threads = torch.get_num_threads()
     if config.run.cpu_threads is not None:
         torch.set_num_threads(config.run.cpu_threads)
     ctx = init_distributed(config.run.device)
@@ -136,6 +137,7 @@ def train(config: TrainConfig, *, on_step: StepHook | None = None) -> TrainResul
     finally:
         if owns_group:
             shutdown_distributed(ctx)
+        torch.set_num_threads(threads)
 
 
 def _configure_logging(level: str) -> None:
@@ -212,10 +214,13 @@ def _train(config: TrainConfig, ctx: DistContext, on_step: StepHook | None) -> T
             export(step)
         return path
 
+    exported = [-1]
+
     def export(step: int) -> None:
         export_model(wrapped, run_dir / MODEL_DIR, model_config=config.model, token_space=token_space,
                      train_config=config_dict, maskable_specials=config.diffusion.maskable_specials, step=step,
                      ctx=ctx)
+        exported[0] = step
 
     steps = range(start, total_steps)
     iterator = iter(loader)
@@ -277,13 +282,13 @@ def _train(config: TrainConfig, ctx: DistContext, on_step: StepHook | None) -> T
             done = total_steps
             if ckpt.save_final and last_saved != done:
                 save(done)
-            elif not ckpt.save_final or not ckpt.export_model:
-                export(done)
+            if exported[0] != done:
+                export(done)  # the consolidated weights of the finished run, always
     finally:
         writer.close()
         loader.close()
     final = int(state["step"])
-    broadcast_object(None, ctx)  # every rank leaves together
+    barrier(ctx)  # every rank leaves together
     return TrainResult(run_dir=run_dir, final_step=final, metrics_path=writer.path, preempted=preempted,
                        nonfinite_steps=int(state["nonfinite_steps"]), resumed_from=resume_from)
 
