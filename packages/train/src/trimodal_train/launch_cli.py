@@ -57,10 +57,13 @@ def split_launch_args(argv: Sequence[str], prog: str = "trimodal-train") -> tupl
 
 
 def launch_help() -> str:
-    """The ``--launch.*`` options, for the commands' ``--help``."""
-    lines = ["launch options (--launch.NAME VALUE):"]
+    """The ``--launch.*`` options, for the commands' ``--help`` (documented in ``LaunchConfig``)."""
+    lines = ["launch options (fields of trimodal_train.launch.LaunchConfig):"]
     for field in dataclasses.fields(LaunchConfig):
-        lines.append(f"  --launch.{field.name.replace('_', '-'):18s} default {field.default!r}")
+        name = field.name.replace("_", "-")
+        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()  # type: ignore[misc]
+        flag = f"--launch.{name} / --launch.no-{name}" if isinstance(default, bool) else f"--launch.{name} VALUE"
+        lines.append(f"  {flag:44s} default {default!r}")
     return "\n".join(lines)
 
 
