@@ -60,8 +60,11 @@ class BenchConfig:
     rounds: int = 5
     """Interleaved timing rounds (baseline and every setting once per round)."""
     workers: tuple[str, ...] = ("0:inline", "0", "1:thread", "2:thread", "2:process", "0@8")
-    """Loader settings to time, as NUM_WORKERS[:inline|thread|process][@WORLD_SIZE] (inline: no prefetch
-    thread; @W: rank 0 of W ranks, global batch W*B, so the rank plans W*B rows and assembles B)."""
+    """Loader settings to time, as NUM_WORKERS[:inline|thread|process][@WORLD_SIZE][/SHUFFLE] (inline: no prefetch
+    thread; @W: rank 0 of W ranks, global batch W*B, so the rank plans W*B rows and assembles B; /window: the
+    window shuffle instead of the default global one)."""
+    shard_mib: float = 16
+    """Target shard size in MiB (smaller: more shards, which the global shuffle reads across)."""
     proportion_batches: int = 10_000
     """Batches over which realized mixing shares are measured."""
     proportion_seq_len: int = 512
@@ -102,14 +105,14 @@ def _records(kind: str, num_tokens: int, rng: np.random.Generator) -> list[Shard
     return records
 
 
-def build_corpora(root: Path, num_tokens: float, seed: int) -> Path:
+def build_corpora(root: Path, num_tokens: float, seed: int, shard_mib: float = 16) -> Path:
     rng = np.random.default_rng(seed)
     components = []
     for name, weight in WEIGHTS.items():
         out = root / name
         records = _records(name, int(num_tokens * weight), rng)
         with ShardWriter(out, prefix=name, fingerprint=SPACE.fingerprint,
-                         config=ShardWriterConfig(target_bytes=16 * 2**20)) as writer:
+                         config=ShardWriterConfig(target_bytes=int(shard_mib * 2**20))) as writer:
             writer.write_all(records)
         CorpusManifest(name=name, token_space=SPACE.to_dict(), shards=writer.close()).save(out / "manifest.json")
         components.append(MixtureComponent(name=name, manifest=f"{name}/manifest.json", weight=weight))
@@ -210,12 +213,14 @@ def throughput(cfg: BenchConfig, mix: Path, shards: list[Path], B: int, L: int) 
     runs: dict[str, Baseline | Timed] = {"pyarrow baseline": Baseline(shards, B, L),
                                          "pyarrow one-pass": LeanBaseline(shards, B, L)}
     for setting in cfg.workers:
-        spec, _, world = setting.partition("@")
+        setting_spec, _, shuffle = setting.partition("/")
+        spec, _, world = setting_spec.partition("@")
         workers, _, method = spec.partition(":")
         world_size = int(world or 1)
         config = LoaderConfig(seq_len=L, global_batch_size=B * world_size, world_size=world_size,
                               num_workers=int(workers), seed=cfg.seed, prefetch=0 if method == "inline" else 4,
-                              worker_method="process" if method == "process" else "thread")
+                              worker_method="process" if method == "process" else "thread",
+                              **({"shuffle": shuffle} if shuffle else {}))  # type: ignore[arg-type]
         runs[f"loader {setting}"] = Timed(mix, config)
     rates: dict[str, list[tuple[float, float, float]]] = {name: [] for name in runs}
     for _ in range(cfg.rounds):
@@ -246,7 +251,7 @@ def main(cfg: BenchConfig) -> None:
     print(f"machine: {platform.node()} {os.cpu_count()} cpus, python {platform.python_version()}")
     with tempfile.TemporaryDirectory(prefix="bench_loader_") as tmp:
         t0 = time.perf_counter()
-        mix = build_corpora(Path(tmp), cfg.num_tokens, cfg.seed)
+        mix = build_corpora(Path(tmp), cfg.num_tokens, cfg.seed, cfg.shard_mib)
         shards = sorted(Path(tmp).glob("*/*.arrow"))
         size = sum(p.stat().st_size for p in shards)
         print(f"corpora: {len(shards)} shards, {size / 2**20:.0f} MiB, built in {time.perf_counter() - t0:.0f}s")

@@ -16,7 +16,8 @@ Cycle walking keeps it a bijection of ``[0, n)`` (it follows ``i``'s cycle of ``
 functions, 4 Feistel rounds are already a strong pseudo-random permutation (Luby-Rackoff); we use 6 [ours].
 The round keys come from ``derive_seed(seed, "loader", "epoch", component, epoch)``, so the order is a pure
 function of ``(seed, component, epoch, position)``: every rank computes it alone and resuming needs only the
-stream cursor. Compiled (numba): ~50 ns per position on ci-2c, amortized over blocks of 4,096 positions.
+stream cursor. Compiled (numba): evaluating all ``n`` positions takes about as long as numpy's
+``default_rng().permutation(n)`` (measured side by side), and the loader evaluates them in blocks of 4,096.
 """
 
 from __future__ import annotations
