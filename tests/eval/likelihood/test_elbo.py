@@ -61,11 +61,13 @@ def test_rows_pack_text_and_skip_overlong_pairs(space) -> None:
     modality = torch.full((20,), int(Modality.TEXT), dtype=torch.uint8).numpy()
     docs = [Example("a", "text", tokens[:7], modality[:7]), Example("b", "text", tokens[7:], modality[7:])]
     pair = Example("p", "t2i", tokens, modality)
-    rows = build_rows([*docs, pair], seq_len=8, pad_id=space.pad_id)
+    rows = build_rows([*docs, pair], seq_len=8, pad_id=space.pad_id, overlong="skip")
     assert rows.skipped == 1 and rows.tasks == ("text", "text", "text")
     assert rows.tokens_BL.flatten()[:20].tolist() == tokens.tolist()
     assert rows.document_ids_BL[0].tolist() == [0] * 7 + [1]
     assert rows.document_ids_BL[1].tolist() == [0] * 8
     assert rows.document_ids_BL[2].tolist() == [0] * 4 + [-1] * 4
     with pytest.raises(ValueError, match="no example fits"):
-        build_rows([pair], seq_len=8, pad_id=space.pad_id)
+        build_rows([pair], seq_len=8, pad_id=space.pad_id, overlong="skip")
+    cut = build_rows([pair], seq_len=8, pad_id=space.pad_id)
+    assert cut.truncated == 1 and cut.tokens_BL[0].tolist() == tokens[:8].tolist()

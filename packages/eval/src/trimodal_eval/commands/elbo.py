@@ -37,6 +37,8 @@ class ElboCommandConfig:
     """Row length (default: the run's ``data.seq_len``)."""
     max_examples: int | None = 512
     """Examples read per manifest (None: all)."""
+    max_text_rows: int | None = 64
+    """Packed text rows evaluated (None: every row the text examples fill)."""
     estimate: ElboConfig = dataclasses.field(default_factory=ElboConfig)
     gaps: tuple[str, ...] = PAIR_TASKS
     """Pair tasks whose condition gap is measured (tasks with fewer than 2 rows are skipped and listed)."""
@@ -62,8 +64,9 @@ def run_elbo(config: ElboCommandConfig) -> dict[str, Any]:
     examples = []
     for manifest in config.data:
         examples.extend(read_examples(manifest, max_examples=config.max_examples))
-    rows = build_rows(examples, seq_len=seq_len, pad_id=space.pad_id)
-    log.info("elbo: %d rows from %d examples (%d skipped as too long)", rows.num_rows, len(examples), rows.skipped)
+    rows = build_rows(examples, seq_len=seq_len, pad_id=space.pad_id, max_text_rows=config.max_text_rows)
+    log.info("elbo: %d rows from %d examples (%d pairs truncated to seq_len, %d skipped)", rows.num_rows,
+             len(examples), rows.truncated, rows.skipped)
     bar = progress(range(rows.num_rows), desc="elbo", total=rows.num_rows)
     bar_iter = iter(bar)
 
@@ -78,6 +81,7 @@ def run_elbo(config: ElboCommandConfig) -> dict[str, Any]:
     result: dict[str, Any] = {
         "model": str(config.model), "step": loaded.step, "data": [str(p) for p in config.data],
         "seq_len": seq_len, "rows": rows.num_rows, "skipped_examples": rows.skipped,
+        "truncated_examples": rows.truncated,
         "estimate": dataclasses.asdict(config.estimate),
         "modalities": {name: est.as_dict() for name, est in modality_estimates(sums, config.estimate).items()},
         "condition_gaps": {}, "skipped_gaps": {},

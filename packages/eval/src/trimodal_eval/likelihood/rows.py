@@ -1,10 +1,11 @@
 """Evaluation rows: every example of a (held-out) corpus exactly once, in manifest order, as model rows.
 
 The training loader is endless and shuffled; evaluation needs one deterministic pass. Pair examples (t2i,
-i2t, t2s, s2t) become one row each, padded to ``seq_len`` (longer pairs are skipped and counted: a truncated
-pair would lose its target span). Text documents are packed end to end into rows of ``seq_len`` with a
-document id per position, as the loader packs them (a document may continue in the next row), so text NELBO
-is measured on the same kind of rows the model was trained on.
+i2t, t2s, s2t) become one row each, padded to ``seq_len``; a longer pair keeps its first ``seq_len`` tokens
+(``overlong="truncate"``, as the training loader does by default, so the evaluated rows look like the
+trained ones) or is skipped (``"skip"``); either way it is counted. Text documents are packed end to end
+into rows of ``seq_len`` with a document id per position, as the loader packs them (a document may continue
+in the next row), so text NELBO is measured on the same kind of rows the model was trained on.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ class EvalRows:
     example_ids: tuple[str, ...]
     """Example id of each pair row; for a packed text row, the id of its first document."""
     skipped: int = 0
-    """Pair examples left out because they do not fit in ``seq_len``."""
+    """Pair examples left out (empty, or longer than ``seq_len`` under ``overlong="skip"``)."""
+    truncated: int = 0
+    """Pair examples cut to ``seq_len``."""
 
     @property
     def num_rows(self) -> int:
@@ -52,7 +55,7 @@ class EvalRows:
         pick = idx.tolist()
         return EvalRows(self.tokens_BL[idx], self.modality_BL[idx], self.loss_mask_BL[idx],
                         self.document_ids_BL[idx], tuple(self.tasks[i] for i in pick),
-                        tuple(self.example_ids[i] for i in pick), self.skipped)
+                        tuple(self.example_ids[i] for i in pick), self.skipped, self.truncated)
 
 
 def read_examples(manifest_path: str | Path, *, max_examples: int | None = None) -> Iterator[Example]:
@@ -75,8 +78,10 @@ def read_examples(manifest_path: str | Path, *, max_examples: int | None = None)
             reader.close()
 
 
-def build_rows(examples: list[Example], *, seq_len: int, pad_id: int) -> EvalRows:
-    """Pack text examples and pad pair examples into rows of ``seq_len`` (module docstring)."""
+def build_rows(examples: list[Example], *, seq_len: int, pad_id: int, max_text_rows: int | None = None,
+               overlong: str = "truncate") -> EvalRows:
+    """Pack text examples and pad pair examples into rows of ``seq_len`` (module docstring); at most
+    ``max_text_rows`` packed text rows (long documents fill many rows)."""
     if seq_len < 2:
         raise ValueError(f"seq_len must be at least 2, got {seq_len}")
     rows_t: list[np.ndarray] = []
@@ -84,7 +89,9 @@ def build_rows(examples: list[Example], *, seq_len: int, pad_id: int) -> EvalRow
     rows_d: list[np.ndarray] = []
     tasks: list[str] = []
     ids: list[str] = []
-    skipped = 0
+    if overlong not in ("truncate", "skip"):
+        raise ValueError(f"overlong must be 'truncate' or 'skip', got {overlong!r}")
+    skipped = truncated = 0
 
     def new_row() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return (np.full(seq_len, pad_id, np.int64), np.full(seq_len, int(Modality.SPECIAL), np.uint8),
@@ -92,12 +99,13 @@ def build_rows(examples: list[Example], *, seq_len: int, pad_id: int) -> EvalRow
 
     text = [e for e in examples if e.task == "text"]
     for example in (e for e in examples if e.task != "text"):
-        if example.tokens.size > seq_len or example.tokens.size == 0:
+        if example.tokens.size == 0 or (example.tokens.size > seq_len and overlong == "skip"):
             skipped += 1
             continue
+        truncated += int(example.tokens.size > seq_len)
         t, m, d = new_row()
-        n = example.tokens.size
-        t[:n], m[:n], d[:n] = example.tokens, example.modality, 0
+        n = min(example.tokens.size, seq_len)
+        t[:n], m[:n], d[:n] = example.tokens[:n], example.modality[:n], 0
         rows_t.append(t)
         rows_m.append(m)
         rows_d.append(d)
@@ -108,6 +116,8 @@ def build_rows(examples: list[Example], *, seq_len: int, pad_id: int) -> EvalRow
         stream_m = np.concatenate([e.modality for e in text])
         doc_of = np.repeat(np.arange(len(text)), [e.tokens.size for e in text])
         for start in range(0, stream_t.size, seq_len):
+            if max_text_rows is not None and start // seq_len >= max_text_rows:
+                break
             stop = min(start + seq_len, stream_t.size)
             t, m, d = new_row()
             n = stop - start
@@ -125,5 +135,5 @@ def build_rows(examples: list[Example], *, seq_len: int, pad_id: int) -> EvalRow
     return EvalRows(
         tokens_BL=tokens, modality_BL=torch.from_numpy(np.stack(rows_m)), loss_mask_BL=tokens != pad_id,
         document_ids_BL=torch.from_numpy(np.stack(rows_d)), tasks=tuple(tasks), example_ids=tuple(ids),
-        skipped=skipped,
+        skipped=skipped, truncated=truncated,
     )
