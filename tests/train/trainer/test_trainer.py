@@ -43,7 +43,9 @@ def test_run_files_and_metrics(reference_run: Any) -> None:
     assert records[0]["mfu"] is None  # no peak FLOP/s on a CPU
     assert records[-1]["exp_nelbo_text"] == pytest.approx(math.exp(records[-1]["nelbo_text"]))
     assert records[0]["lr"] == 0.0 and records[1]["lr"] > 0  # warmup from 0
+    rng = torch.get_rng_state()
     loaded = load_model(run_dir)
+    assert torch.equal(torch.get_rng_state(), rng)  # loading does not move the caller's RNG
     assert loaded.step == 8 and loaded.token_space == space and loaded.config == reference_run.config.model
     assert loaded.train_config["run"]["steps"] == 8 and not loaded.model.training
     tokens = torch.full((1, 16), space.text_offset + 5)

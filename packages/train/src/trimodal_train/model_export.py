@@ -110,7 +110,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
     token_space = TokenSpace.load(folder / "token_space.json")
     model = build_model(config, token_space, maskable_specials=tuple(export["maskable_specials"]), device="meta")
     model.to_empty(device=device)
-    model.init_weights()  # buffers (RoPE, logit masks); every parameter is overwritten below
+    cuda = [torch.device(device)] if torch.device(device).type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):  # the caller's RNG stays as it was
+        model.init_weights()  # buffers (RoPE, logit masks); every parameter is overwritten below
     weights = load_file(str(folder / "model.safetensors"), device=str(device))
     try:
         model.load_state_dict(weights, strict=True)
