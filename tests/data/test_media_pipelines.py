@@ -28,7 +28,8 @@ from trimodal_data.commands import run_audio_text, run_image_text
 from trimodal_data.pipelines.audio_text import AudioTextConfig
 from trimodal_data.pipelines.image_text import ImageTextConfig
 from trimodal_data.pipelines.media import run_media_pipeline
-from trimodal_data.transforms.rejects import read_rejects
+from trimodal_data.records import Reject
+from trimodal_data.stats import load_rejects
 from trimodal_data.transforms.write import WriteConfig
 from trimodal_tokenizers.audio_dac import AudioTokenizer, AudioTokenizerConfig
 from trimodal_tokenizers.bundle import TokenizerBundle
@@ -37,6 +38,10 @@ from trimodal_tokenizers.text_bpe import TextBPEConfig, TextTokenizer
 
 DEMO = Path(__file__).resolve().parents[2] / "pipelines" / "demo_data"
 WRITE = WriteConfig(num_buckets=2)
+
+
+def _read_rejects(manifest: CorpusManifest) -> list[Reject]:
+    return [Reject(**row) for row in load_rejects(manifest).iter_rows(named=True)]
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +67,7 @@ def _outcome(corpus: Path) -> tuple[CorpusManifest, dict[str, str], set[str]]:
     """(manifest, {rejected id: reason}, kept ids)."""
     manifest = CorpusManifest.load(corpus / "manifest.json")
     manifest.validate(check_sha256=True)
-    rejects = {r.id: r.reason for r in read_rejects(corpus, manifest.provenance["rejects"]["files"])}
+    rejects = {r.id: r.reason for r in _read_rejects(manifest)}
     kept: set[str] = set()
     for shard in manifest.shards:
         with ShardReader(manifest.shard_path(shard)) as reader:
@@ -198,7 +203,7 @@ def test_image_text_pipeline_end_to_end(bundle_dir: Path, image_inputs: tuple, t
     run_media_pipeline(kind="image", inputs=inputs, output=again, tokenizer=bundle_dir, config=config, name="corpus",
                        beam_args=["--direct_running_mode=multi_processing", "--direct_num_workers=2"])
     assert _files(again) == _files(out)
-    assert not [r for r in read_rejects(out, manifest.provenance["rejects"]["files"]) if " at 0x" in r.detail]
+    assert not [r for r in _read_rejects(manifest) if " at 0x" in r.detail]
 
 
 def test_image_text_clip_filter_and_cli(bundle_dir: Path, image_inputs: tuple, tmp_path: Path) -> None:

@@ -16,13 +16,18 @@ import pytest
 
 from trimodal_core import CorpusManifest, ShardReader
 from trimodal_data.pipelines.text import run_text_pipeline
+from trimodal_data.records import Reject
 from trimodal_data.rules.text_filters import TextFiltersConfig, TextRuleChain
-from trimodal_data.transforms.rejects import read_rejects
+from trimodal_data.stats import load_rejects
 from trimodal_tokenizers.bundle import TokenizerBundle
 
 TUTOR_DIR = Path("/usr/share/vim/vim90/tutor")  # Debian vim-runtime; .ci/run installs it
 IN_PROCESS = ["--runner=DirectRunner"]
 MULTI_PROCESS = ["--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+
+
+def _read_rejects(manifest: CorpusManifest) -> list[Reject]:
+    return [Reject(**row) for row in load_rejects(manifest).iter_rows(named=True)]
 
 
 def _file_digests(corpus_dir: Path) -> dict[str, str]:
@@ -49,7 +54,7 @@ def test_every_document_is_accounted_for(in_process_run, text_corpus) -> None:
     out, summary = in_process_run
     manifest = CorpusManifest.load(out / "manifest.json")
     manifest.validate(check_sha256=True)
-    rejects = read_rejects(out, manifest.provenance["rejects"]["files"])
+    rejects = _read_rejects(manifest)
     assert summary["read"] == text_corpus.expected_read
     assert summary["kept"] == manifest.num_rows > 0
     assert summary["kept"] + summary["rejected"] + summary["duplicates_removed"] == summary["read"]
@@ -68,7 +73,7 @@ def test_every_document_is_accounted_for(in_process_run, text_corpus) -> None:
 def test_broken_input_becomes_rejects_with_reasons(in_process_run) -> None:
     out, summary = in_process_run
     manifest = CorpusManifest.load(out / "manifest.json")
-    by_id = {r.id: r for r in read_rejects(out, manifest.provenance["rejects"]["files"])}
+    by_id = {r.id: r for r in _read_rejects(manifest)}
     assert by_id["empty.jsonl"].reason == "empty_file"
     assert by_id["truncated.jsonl.gz#read_error"].reason == "read_error"
     assert by_id["bad-lines.jsonl:1"].reason == "invalid_json"
@@ -86,7 +91,7 @@ def test_broken_input_becomes_rejects_with_reasons(in_process_run) -> None:
 def test_german_text_file_is_rejected_by_language(in_process_run) -> None:
     out, _ = in_process_run
     manifest = CorpusManifest.load(out / "manifest.json")
-    by_id = {r.id: r for r in read_rejects(out, manifest.provenance["rejects"]["files"])}
+    by_id = {r.id: r for r in _read_rejects(manifest)}
     assert by_id["tutor/tutor.de.txt"].reason == "language_not_allowed"
     assert by_id["tutor/tutor.de.txt"].detail.startswith("de:")
 
@@ -94,7 +99,7 @@ def test_german_text_file_is_rejected_by_language(in_process_run) -> None:
 def test_planted_duplicates_removed_and_originals_kept(in_process_run) -> None:
     out, _ = in_process_run
     manifest = CorpusManifest.load(out / "manifest.json")
-    rejects = read_rejects(out, manifest.provenance["rejects"]["files"])
+    rejects = _read_rejects(manifest)
     kept = set()
     for shard in manifest.shards:
         with ShardReader(manifest.shard_path(shard)) as reader:

@@ -14,12 +14,15 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from trimodal_core import CorpusManifest, Modality, ShardReader, ShardRecord, TokenSpace, TokenSpaceConfig
 from trimodal_data.records import Reject
-from trimodal_data.stats import corpus_stats
-from trimodal_data.transforms.rejects import read_rejects
+from trimodal_data.stats import corpus_stats, load_rejects
 from trimodal_data.transforms.write import WriteConfig, WriteCorpus, prepare_output_dir
 
 SPACE = TokenSpace(TokenSpaceConfig(text_vocab_size=50, image_codebook_size=1, audio_codebook_size=1,
                                     audio_num_codebooks=1))
+
+
+def _read_rejects(manifest: CorpusManifest) -> list[Reject]:
+    return [Reject(**row) for row in load_rejects(manifest).iter_rows(named=True)]
 
 
 def _records(n: int) -> list[ShardRecord]:
@@ -77,7 +80,7 @@ def test_write_corpus_is_deterministic_and_complete(tmp_path: Path) -> None:
         with ShardReader(manifest.shard_path(shard), expected_fingerprint=SPACE.fingerprint) as reader:
             ids += reader.table().column("example_id").to_pylist()
     assert sorted(ids) == [r.example_id for r in records]
-    assert sorted(read_rejects(tmp_path / "a", manifest.provenance["rejects"]["files"]),
+    assert sorted(_read_rejects(manifest),
                   key=lambda r: r.id) == sorted(REJECTS, key=lambda r: r.id)
 
 

@@ -45,7 +45,8 @@ def _shard_metadata(manifest: CorpusManifest) -> pl.DataFrame:
     return pl.concat(frames)
 
 
-def _rejects(manifest: CorpusManifest) -> pl.DataFrame:
+def load_rejects(manifest: CorpusManifest) -> pl.DataFrame:
+    """Every reject of a corpus (columns ``id``, ``source``, ``reason``, ``detail``) from its reject files."""
     info = manifest.provenance.get("rejects") or {}
     frames = []
     for rel in info.get("files", []):
@@ -75,7 +76,7 @@ def corpus_stats(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     manifest = CorpusManifest.load(p / MANIFEST_FILE if p.is_dir() else p)
     meta = _shard_metadata(manifest)
-    rejects = _rejects(manifest)
+    rejects = load_rejects(manifest)
     per_source: dict[str, Any] = {}
     for (source,), group in sorted(meta.group_by("source"), key=lambda item: str(item[0][0])):
         entry: dict[str, Any] = {

@@ -89,7 +89,9 @@ def filter_and_dedupe_audio(
     )
     items, rejects = decoded.kept, [decoded.rejects]
     if config.exact_dedup:
-        exact = items | "ExactDedup" >> ExactDedup(key_fn=_item_digest, id_fn=_item_id, source_fn=_item_source)
+        exact = items | "ExactDedup" >> ExactDedup(
+            key_fn=_item_digest, id_fn=_item_id, source_fn=_item_source, tiebreak_fn=_item_transcript
+        )
         items = exact.kept
         rejects.append(exact.rejects)
     if config.transcript_minhash.enabled:

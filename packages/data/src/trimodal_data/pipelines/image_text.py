@@ -73,6 +73,7 @@ class ImageTextConfig:
 
 _item_id = operator.attrgetter("example_id")
 _item_source = operator.attrgetter("source")
+_item_caption = operator.attrgetter("caption")
 
 
 def _item_digest(item: ImageItem) -> str:
@@ -105,7 +106,9 @@ def filter_and_dedupe_images(
         items = scored.kept
         rejects.append(scored.rejects)
     if config.exact_dedup:
-        exact = items | "ExactDedup" >> ExactDedup(key_fn=_item_digest, id_fn=_item_id, source_fn=_item_source)
+        exact = items | "ExactDedup" >> ExactDedup(
+            key_fn=_item_digest, id_fn=_item_id, source_fn=_item_source, tiebreak_fn=_item_caption
+        )
         items = exact.kept
         rejects.append(exact.rejects)
     if config.phash_dedup:

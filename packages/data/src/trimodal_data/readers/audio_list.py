@@ -3,7 +3,9 @@
 TSV: ``path<TAB>transcript[<TAB>speaker]``, with an optional header line whose first field is ``path``.
 JSONL: one object per line with ``path``, a transcript field (``MediaReaderConfig.text_fields``) and an
 optional speaker field. Paths are relative to the list's folder and must stay inside it after resolving
-symlinks (``path_outside_root`` otherwise), so a list cannot make the pipeline read arbitrary files.
+symlinks (``path_outside_root`` otherwise), so a list cannot make the pipeline read arbitrary files. Lines are
+decoded one by one and every field is checked like a caption (:mod:`trimodal_data.readers.fields`): a line that
+is not UTF-8, not JSON, nested too deeply, or holds a lone surrogate is one ``bad_list_line`` reject.
 Listing (:func:`plan_audio_list`) and reading (:func:`read_list_entry`) are separate so a pipeline can
 read the files in parallel; every line becomes exactly one entry or one reject.
 """
@@ -14,6 +16,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+from trimodal_data.readers.fields import display_name, utf8_text
 from trimodal_data.readers.media_config import AUDIO_EXTENSIONS, MediaReaderConfig, safe_id
 from trimodal_data.records import MediaSample
 
@@ -31,43 +34,60 @@ class ListEntry:
 
 def _parse_line(line: str, *, is_jsonl: bool, config: MediaReaderConfig) -> tuple[str, str, str | None]:
     if is_jsonl:
-        data = json.loads(line)
+        try:
+            data = json.loads(line)
+        except RecursionError:
+            raise ValueError("line is JSON nested too deeply") from None
         if not isinstance(data, dict) or not isinstance(data.get("path"), str):
             raise ValueError("line is not a JSON object with a string 'path'")
         text = next((data[f] for f in config.text_fields if isinstance(data.get(f), str)), None)
         if text is None:
             raise ValueError(f"line has none of the transcript fields {list(config.text_fields)}")
         speaker = data.get(config.speaker_field)
-        return data["path"], text, speaker if isinstance(speaker, str) else None
-    fields = line.split("\t")
-    if len(fields) not in (2, 3):
-        raise ValueError(f"expected 2 or 3 tab-separated fields, got {len(fields)}")
-    return fields[0], fields[1], (fields[2] or None) if len(fields) == 3 else None
+        path, speaker = data["path"], speaker if isinstance(speaker, str) else None
+    else:
+        fields = line.split("\t")
+        if len(fields) not in (2, 3):
+            raise ValueError(f"expected 2 or 3 tab-separated fields, got {len(fields)}")
+        path, text, speaker = fields[0], fields[1], (fields[2] or None) if len(fields) == 3 else None
+    checked = [utf8_text(value, config.invalid_utf8) if value is not None else None for value in (path, text, speaker)]
+    if any(c is None for c, value in zip(checked, (path, text, speaker), strict=True) if value is not None):
+        raise ValueError("line holds text that is not valid Unicode (lone surrogate)")
+    if "\x00" in checked[0]:
+        raise ValueError("path holds a NUL character")
+    return checked[0], checked[1], checked[2]  # type: ignore[return-value]
 
 
 def plan_audio_list(path: str | Path, *, config: MediaReaderConfig) -> list[ListEntry | MediaSample]:
     """Parse the list at ``path``: a :class:`ListEntry` per good line, a reject :class:`MediaSample` per bad one."""
     list_path = Path(path)
     try:
-        lines = list_path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
+        raw_lines = list_path.read_bytes().splitlines()
+    except OSError as exc:
         raise ValueError(f"{list_path}: cannot read transcript list ({exc})") from None
     is_jsonl = list_path.suffix.lower() in (".jsonl", ".json")
-    source = list_path.name
+    source = display_name(list_path.name)
     root = list_path.parent.resolve()
     out: list[ListEntry | MediaSample] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip() or (number == 1 and not is_jsonl and line.split("\t")[0] == "path"):
-            continue
+    for number, raw in enumerate(raw_lines, start=1):
         where = f"{source}/line-{number:07d}"
         try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            out.append(MediaSample(example_id=where, source=source, reason="bad_list_line",
+                                   detail=f"not UTF-8 ({exc})"))
+            continue
+        if not line.strip() or (number == 1 and not is_jsonl and line.split("\t")[0] == "path"):
+            continue
+        try:
             relpath, text, speaker = _parse_line(line, is_jsonl=is_jsonl, config=config)
-        except (ValueError, json.JSONDecodeError) as exc:
-            out.append(MediaSample(example_id=where, source=source, reason="bad_list_line", detail=str(exc)))
+            resolved = (root / relpath).resolve()
+        except Exception as exc:  # one bad line is one reject, never a failed launch
+            out.append(MediaSample(example_id=where, source=source, reason="bad_list_line",
+                                   detail=f"{type(exc).__name__}: {exc}"[:300]))
             continue
         ext = relpath.rpartition(".")[2].lower()
         example_id = f"{source}/{safe_id(relpath)}"
-        resolved = (root / relpath).resolve()
         if not resolved.is_relative_to(root):
             out.append(MediaSample(example_id=example_id, source=source, reason="path_outside_root", detail=relpath))
         elif ext not in AUDIO_EXTENSIONS:

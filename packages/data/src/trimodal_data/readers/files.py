@@ -2,7 +2,9 @@
 
 Modality-agnostic: the caller passes the suffixes it can read. Each file gets a *name* relative to the
 root it was found under (a folder or the fixed prefix of a glob), used in document ids, so ids do not
-depend on where the corpus is mounted. Done once at pipeline-construction time, on the launching machine.
+depend on where the corpus is mounted; a name that is not UTF-8 gets U+FFFD for its undecodable bytes
+(:func:`~trimodal_data.readers.fields.display_name`), so ids and rejects can always be written. Done once at
+pipeline-construction time, on the launching machine.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from apache_beam.io.filesystems import FileSystems
+
+from trimodal_data.readers.fields import display_name
 
 _GLOB_CHARS = set("*?[")
 
@@ -68,7 +72,8 @@ def list_input_files(inputs: Sequence[str], suffixes: Sequence[str]) -> list[Inp
             matches.append((spec, os.path.basename(spec.rstrip("/"))))
         if not matches:
             raise ValueError(f"--input {spec!r}: no files ending in {', '.join(suffixes)}")
-        for path, name in matches:
+        for path, raw_name in matches:
+            name = display_name(raw_name)
             if name in found and found[name] != path:
                 raise ValueError(f"--input: two files get the same name {name!r}: {found[name]} and {path}")
             found[name] = path

@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from trimodal_data.readers.fields import InvalidUtf8
+
 IMAGE_EXTENSIONS: tuple[str, ...] = ("jpg", "jpeg", "png", "webp")
 """Image file extensions the readers pick up (lower case, no dot), in order of preference."""
 AUDIO_EXTENSIONS: tuple[str, ...] = ("flac", "wav", "ogg", "mp3")
@@ -38,6 +40,12 @@ class MediaReaderConfig:
     """Fields tried, in order, in JSON sidecars, JSONL lists and Parquet files."""
     speaker_field: str = "speaker"
     """Optional speaker field in JSON sidecars, JSONL and TSV lists."""
+    invalid_utf8: InvalidUtf8 = "reject"
+    """Captions, transcripts, speakers and list paths that are not valid Unicode (lone surrogates from JSON,
+    bytes that are not UTF-8): reject the sample, or replace the bad characters."""
+    max_members_per_key: int = 8
+    """A WebDataset key with more tar members than this is one ``tar_too_many_members`` reject; the members
+    past the cap are skipped unread, so one key cannot hold a worker's memory."""
 
     def __post_init__(self) -> None:
         if self.max_media_bytes < 1:
@@ -46,3 +54,9 @@ class MediaReaderConfig:
             raise ValueError(f"MediaReaderConfig.max_text_bytes must be positive, got {self.max_text_bytes}")
         if not self.text_fields:
             raise ValueError("MediaReaderConfig.text_fields must name at least one field")
+        if self.invalid_utf8 not in ("reject", "replace"):
+            raise ValueError(f"MediaReaderConfig.invalid_utf8 must be 'reject' or 'replace', got {self.invalid_utf8!r}")
+        if self.max_members_per_key < 2:
+            raise ValueError(
+                f"MediaReaderConfig.max_members_per_key must be at least 2, got {self.max_members_per_key}"
+            )

@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from trimodal_data.readers.fields import display_name
 from trimodal_data.readers.media_config import TEXT_EXTENSIONS, MediaReaderConfig, safe_id
 from trimodal_data.readers.sidecars import sidecar_text
 from trimodal_data.records import MediaSample
@@ -65,7 +66,7 @@ def read_media_group(
 ) -> Iterator[MediaSample]:
     """One sample for the group's media file, plus one reject per file that cannot be part of it."""
     base = Path(group.root)
-    source = source or base.name
+    source = source or display_name(base.name)
     by_ext = {ext.lower(): ext for ext in group.exts}
     example_id = f"{source}/{safe_id(group.stem)}"
     media_ext = next((e for e in media_exts if e in by_ext), None)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from trimodal_data.readers.audio_list import ListEntry, plan_audio_list, read_list_entry
+from trimodal_data.readers.fields import display_name
 from trimodal_data.readers.files import list_input_files
 from trimodal_data.readers.media_config import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, MediaReaderConfig
 from trimodal_data.readers.media_folder import MediaGroup, plan_media_folder, read_media_group
@@ -66,7 +67,7 @@ def plan_media_units(inputs: Sequence[str], kind: MediaKind, config: MediaReader
     container_specs: list[str] = []
     for spec in inputs:
         if os.path.isdir(spec) and not _has_containers(spec, suffixes):
-            name = Path(spec).resolve().name
+            name = display_name(Path(spec).resolve().name)
             units.extend(MediaUnit(kind="group", name=name, group=g) for g in plan_media_folder(spec))
         else:
             container_specs.append(spec)

@@ -3,7 +3,8 @@
 The image column may be plain ``binary`` or the Hugging Face ``datasets`` image struct
 (``{bytes: binary, path: string}``). Rows are read in record batches of the needed columns only, so a
 large file never sits in memory whole. The example id is ``<source>/<id column>`` when an id column is
-named, else ``<source>/<row index>``.
+named, else ``<source>/<row index>``. Captions are decoded row by row, so one caption that is not UTF-8 is one
+``invalid_utf8`` reject, not a broken file. The file is opened through Beam's ``FileSystems`` (``gs://``, ``s3://``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 
+from trimodal_data.readers.fields import utf8_text
 from trimodal_data.readers.media_config import MediaReaderConfig, safe_id
 from trimodal_data.records import MediaSample
 
@@ -25,6 +29,24 @@ def _image_bytes(value: object) -> bytes | None:
         inner = value.get("bytes")
         return inner if isinstance(inner, bytes) else None
     return None
+
+
+def _column_as_bytes(column: pa.Array) -> pa.Array:
+    """A string column viewed as binary (no copy), so invalid UTF-8 surfaces per row, not per batch."""
+    if pa.types.is_string(column.type):
+        return column.view(pa.binary())
+    if pa.types.is_large_string(column.type):
+        return column.view(pa.large_binary())
+    return column
+
+
+def _decode_caption(value: bytes | str, config: MediaReaderConfig) -> str | None:
+    if isinstance(value, str):
+        return utf8_text(value, config.invalid_utf8)
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("utf-8", errors="replace") if config.invalid_utf8 == "replace" else None
 
 
 def read_media_parquet(
@@ -43,7 +65,7 @@ def read_media_parquet(
         ValueError: the file is not Parquet or lacks a named column (a user error about the whole file).
     """
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(FileSystems.open(str(path), compression_type=CompressionTypes.UNCOMPRESSED))
     except (pa.ArrowInvalid, OSError) as exc:
         raise ValueError(f"{path}: not a readable Parquet file ({exc})") from None
     names = set(parquet.schema_arrow.names)
@@ -57,7 +79,7 @@ def read_media_parquet(
     row = 0
     for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
         images = batch.column(image_column).to_pylist()
-        captions = batch.column(caption).to_pylist()
+        captions = _column_as_bytes(batch.column(caption)).to_pylist()
         ids = batch.column(id_column).to_pylist() if id_column else [None] * batch.num_rows
         for image, text, raw_id in zip(images, captions, ids, strict=True):
             key = safe_id(str(raw_id)) if raw_id is not None else f"{row:09d}"
@@ -69,9 +91,11 @@ def read_media_parquet(
             elif len(data) > config.max_media_bytes:
                 yield MediaSample(example_id=example_id, source=source, reason="media_too_large",
                                   detail=f"{len(data)} bytes")
-            elif not isinstance(text, str):
+            elif not isinstance(text, bytes | str):
                 yield MediaSample(example_id=example_id, source=source, reason="missing_text")
-            elif len(text.encode("utf-8")) > config.max_text_bytes:
+            elif len(text) > config.max_text_bytes:
                 yield MediaSample(example_id=example_id, source=source, reason="text_too_large")
+            elif (caption_text := _decode_caption(text, config)) is None:
+                yield MediaSample(example_id=example_id, source=source, reason="invalid_utf8")
             else:
-                yield MediaSample(example_id=example_id, source=source, media=data, text=text.strip())
+                yield MediaSample(example_id=example_id, source=source, media=data, text=caption_text.strip())

@@ -5,8 +5,12 @@ A WebDataset shard stores one sample as consecutive members sharing a key: ``dir
 compression tarfile knows) and nothing is ever extracted to disk. Member names are untrusted: absolute
 paths, ``..`` components, backslashes and control characters make a member a ``tar_unsafe_path`` reject;
 symlinks, hard links, devices and FIFOs are ``tar_link_member`` rejects and are never followed; a member
-larger than the configured limit is skipped unread (``media_too_large`` / ``text_too_large``). A tar that
-breaks mid-stream keeps the samples read so far and adds one ``tar_read_error`` reject for the rest.
+larger than the configured limit is skipped unread (``media_too_large`` / ``text_too_large``), and a key with more
+than ``max_members_per_key`` members is one ``tar_too_many_members`` reject whose extra members are never read, so
+one key cannot hold a worker's memory. A tar that breaks mid-stream (any error of the archive stream) keeps the
+samples read so far and adds one ``tar_read_error`` reject for the rest. The tar is opened through Beam's
+``FileSystems``, so ``gs://`` and ``s3://`` shards are read where they are (the launcher checks the filesystem
+exists before any worker starts).
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ import posixpath
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 
 from trimodal_data.readers.media_config import MediaReaderConfig, safe_id
 from trimodal_data.readers.sidecars import sidecar_text
@@ -46,6 +53,7 @@ class _Group:
     def __init__(self, key: str) -> None:
         self.key = key
         self.files: dict[str, bytes] = {}
+        self.num_members = 0
         self.reason: str | None = None
         self.detail = ""
 
@@ -90,7 +98,9 @@ def read_media_tar(
     group: _Group | None = None
     num_unsafe = 0
     try:
-        with tarfile.open(path, mode="r|*") as tar:
+        with FileSystems.open(str(path), compression_type=CompressionTypes.UNCOMPRESSED) as raw, tarfile.open(
+            fileobj=raw, mode="r|*"
+        ) as tar:
             for member in tar:
                 reason = unsafe_name_reason(member.name)
                 if reason is None and not member.isfile():
@@ -112,6 +122,13 @@ def read_media_tar(
                     group = None
                 if group is None:
                     group = _Group(key)
+                group.num_members += 1
+                if group.num_members > config.max_members_per_key:
+                    group.reason = "tar_too_many_members"
+                    group.detail = f"more than {config.max_members_per_key} members"
+                    group.files.clear()
+                if group.reason is not None:
+                    continue  # the key is a reject already: its other members are not read
                 limit = config.max_text_bytes if ext in ("txt", "json") else config.max_media_bytes
                 if member.size > limit:
                     group.reason = "text_too_large" if ext in ("txt", "json") else "media_too_large"
@@ -123,12 +140,12 @@ def read_media_tar(
                 handle = tar.extractfile(member)
                 assert handle is not None  # regular files always have a payload
                 group.files[ext] = handle.read()
-    except (tarfile.TarError, OSError, EOFError) as exc:
+    except Exception as exc:  # any broken archive stream: keep what was read, one reject for the rest
         if group is not None:
             yield _finish(group, source, media_exts, config)
             group = None
         log.warning("%s: tar read error, rest of the archive skipped: %s", source, exc)
         yield MediaSample(example_id=f"{source}/#tar_read_error", source=source, reason="tar_read_error",
-                          detail=str(exc))
+                          detail=f"{type(exc).__name__}: {exc}"[:300])
     if group is not None:
         yield _finish(group, source, media_exts, config)

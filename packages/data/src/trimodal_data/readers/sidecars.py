@@ -1,45 +1,50 @@
 """Caption and transcript sidecars: the ``.txt`` or ``.json`` file next to a media file or tar member.
 
 A ``.txt`` sidecar is the text itself (UTF-8, stripped); a ``.json`` sidecar is an object whose first present
-string field of ``MediaReaderConfig.text_fields`` is the text, with an optional speaker field. Anything else
-raises ``ValueError`` naming the sidecar, which the readers turn into a ``bad_text_sidecar`` reject.
+string field of ``MediaReaderConfig.text_fields`` is the text, with an optional speaker field. Both strings
+are checked like every other field (:func:`~trimodal_data.readers.fields.utf8_text`). Anything else (not
+UTF-8, not JSON, nested too deeply, no text field, lone surrogates under the ``reject`` policy) raises
+``ValueError`` naming the sidecar, which the readers turn into a ``bad_text_sidecar`` reject.
 """
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from trimodal_data.readers.fields import utf8_text
 from trimodal_data.readers.media_config import MediaReaderConfig
 
 
 def sidecar_text(raw: bytes, ext: str, config: MediaReaderConfig, *, where: str) -> tuple[str, str | None]:
     """(text, speaker) from a ``.txt`` or ``.json`` sidecar; raises ``ValueError`` naming ``where``."""
     if ext == "json":
-        return caption_from_json(raw, config.text_fields, where=where), speaker_from_json(raw, config.speaker_field)
+        data = _json_object(raw, where=where)
+        text = next((data[f] for f in config.text_fields if isinstance(data.get(f), str)), None)
+        if text is None:
+            raise ValueError(f"{where}: sidecar JSON has none of the fields {list(config.text_fields)}")
+        speaker = data.get(config.speaker_field)
+        return _checked(text, config, where), _checked(speaker, config, where) if isinstance(speaker, str) else None
     try:
         return raw.decode("utf-8").strip(), None
     except UnicodeDecodeError as exc:
         raise ValueError(f"{where}: sidecar is not UTF-8 ({exc})") from None
 
 
-def caption_from_json(raw: bytes, fields: tuple[str, ...], *, where: str) -> str:
-    """The first present string field of a JSON sidecar; raises ``ValueError`` naming ``where``."""
-    import json
-
+def _json_object(raw: bytes, *, where: str) -> dict[str, Any]:
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        raise ValueError(f"{where}: sidecar JSON is nested too deeply") from None
+    except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError, integers over Python's digit limit
         raise ValueError(f"{where}: sidecar is not UTF-8 JSON ({exc})") from None
     if not isinstance(data, dict):
         raise ValueError(f"{where}: sidecar JSON must be an object")
-    for field in fields:
-        value = data.get(field)
-        if isinstance(value, str):
-            return value
-    raise ValueError(f"{where}: sidecar JSON has none of the fields {list(fields)}")
+    return data
 
 
-def speaker_from_json(raw: bytes, field: str = "speaker") -> str | None:
-    """The speaker field of a JSON sidecar when present (the caller already validated the JSON)."""
-    import json
-
-    value = json.loads(raw.decode("utf-8")).get(field)
-    return value if isinstance(value, str) else None
+def _checked(text: str, config: MediaReaderConfig, where: str) -> str:
+    cleaned = utf8_text(text, config.invalid_utf8)
+    if cleaned is None:
+        raise ValueError(f"{where}: sidecar text is not valid Unicode (lone surrogate)")
+    return cleaned

@@ -2,11 +2,14 @@
 
 :func:`read_text_file` yields a :class:`~trimodal_data.records.Document` for every record and a
 :class:`~trimodal_data.records.Reject` for everything it cannot use, and never raises on bad data: an
-empty file, a broken gzip/zstd stream, a non-JSON line, a missing or non-string text field, invalid UTF-8
-(rejected or replaced, configurable) and an over-long record (read in bounded chunks, never held whole in
-memory) all become rejects with a reason. Ids are stable: the record's id field when configured and present,
-else ``<file>:<line>`` (JSONL), ``<file>:<row>`` (Parquet) or ``<file>`` (``.txt``), where ``<file>`` is
-the path relative to the input root. Files are opened through Beam's ``FileSystems``, so ``gs://``/``s3://``
+empty file, a broken gzip/zstd stream, a non-JSON line, JSON nested too deeply for the parser, a missing or
+non-string text field, an id or source field of the wrong type (``bad_id_field``, ``bad_source_field``),
+invalid UTF-8 or lone surrogates in any string field (rejected or replaced, configurable; every field goes
+through :mod:`trimodal_data.readers.fields`) and an over-long record (read in bounded chunks, never held whole
+in memory) all become rejects with a reason; any other exception while turning one record into a document is
+a ``record_error`` reject. Ids are stable: the record's id field (a string or an integer) when configured and
+present, else ``<file>:<line>`` (JSONL), ``<file>:<row>`` (Parquet) or ``<file>`` (``.txt``), where ``<file>``
+is the path relative to the input root. Files are opened through Beam's ``FileSystems``, so ``gs://``/``s3://``
 inputs work wherever Beam has the filesystem installed.
 """
 
@@ -18,12 +21,13 @@ import io
 import json
 import zlib
 from collections.abc import Iterator
-from typing import IO, Literal
+from typing import IO
 
 import zstandard
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from trimodal_data.readers.fields import InvalidUtf8, string_field, utf8_text
 from trimodal_data.readers.files import InputFile
 from trimodal_data.records import Document, Reject
 
@@ -45,8 +49,9 @@ class TextReadConfig:
     Ids must be unique across the inputs; None always uses ``file:line``."""
     source_field: str | None = "source"
     """JSON key / Parquet column naming the sub-corpus (when absent: the file path relative to its root)."""
-    invalid_utf8: Literal["reject", "replace"] = "reject"
-    """What to do with bytes that are not valid UTF-8: reject the record, or replace them with U+FFFD."""
+    invalid_utf8: InvalidUtf8 = "reject"
+    """What to do with bytes that are not valid UTF-8 (and strings with lone surrogates): reject the record, or
+    replace them (U+FFFD for bytes, ``?`` for surrogates)."""
     max_record_bytes: int = 8 * 2**20
     """Longer records (one JSONL line, one .txt file) are rejected as ``record_too_large`` unread."""
 
@@ -86,33 +91,31 @@ def _decode(data: bytes, config: TextReadConfig) -> str | None:
         return data.decode("utf-8", errors="replace") if config.invalid_utf8 == "replace" else None
 
 
-def _clean_str(text: str, config: TextReadConfig) -> str | None:
-    """JSON can carry lone surrogates (``"\\ud800"``) that are not encodable: treat them as invalid UTF-8."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        if config.invalid_utf8 == "reject":
-            return None
-        return text.encode("utf-8", errors="replace").decode("utf-8")
-
-
 def _document(record: dict, fallback_id: str, file: InputFile, config: TextReadConfig) -> Document | Reject:
-    source = file.name
-    if config.source_field and isinstance(record.get(config.source_field), str):
-        source = record[config.source_field]
-    doc_id = fallback_id
-    if config.id_field and isinstance(record.get(config.id_field), str | int) and record[config.id_field] != "":
-        doc_id = str(record[config.id_field])
+    """The record as a document, or the reject naming the first bad field (id, then source, then text)."""
+    policy = config.invalid_utf8
+    doc_id, id_reason = string_field(record, config.id_field, policy, allow_int=True)
+    doc_id = doc_id or fallback_id
+    source, source_reason = string_field(record, config.source_field, policy)
+    source = source or file.name
+    if id_reason is not None:
+        return Reject(id=doc_id, source=source, reason=id_reason, detail=f"field {config.id_field!r}")
+    if source_reason is not None:
+        return Reject(id=doc_id, source=source, reason=source_reason, detail=f"field {config.source_field!r}")
     if config.text_field not in record:
         return Reject(id=doc_id, source=source, reason="missing_text_field", detail=f"no {config.text_field!r}")
     text = record[config.text_field]
     if not isinstance(text, str):
         return Reject(id=doc_id, source=source, reason="bad_text_field", detail=type(text).__name__)
-    cleaned = _clean_str(text, config)
+    cleaned = utf8_text(text, policy)
     if cleaned is None:
         return Reject(id=doc_id, source=source, reason="invalid_utf8", detail="lone surrogate")
     return Document(id=doc_id, source=source, text=cleaned)
+
+
+def _record_error(record_id: str, file: InputFile, exc: Exception) -> Reject:
+    """An unexpected exception while turning one record into a document: a reject, never a failed run."""
+    return Reject(id=record_id, source=file.name, reason="record_error", detail=f"{type(exc).__name__}: {exc}"[:300])
 
 
 def _read_jsonl(file: InputFile, config: TextReadConfig) -> Iterator[Document | Reject]:
@@ -136,13 +139,19 @@ def _read_jsonl(file: InputFile, config: TextReadConfig) -> Iterator[Document | 
                 continue
             try:
                 record = json.loads(decoded)
-            except json.JSONDecodeError as exc:
+            except RecursionError:
+                yield Reject(id=line_id, source=file.name, reason="invalid_json", detail="nested too deeply")
+                continue
+            except ValueError as exc:  # JSONDecodeError, and integers over Python's digit limit
                 yield Reject(id=line_id, source=file.name, reason="invalid_json", detail=str(exc)[:200])
                 continue
             if not isinstance(record, dict):
                 yield Reject(id=line_id, source=file.name, reason="invalid_json", detail="not a JSON object")
                 continue
-            yield _document(record, line_id, file, config)
+            try:
+                yield _document(record, line_id, file, config)
+            except Exception as exc:  # one bad record must never stop the run
+                yield _record_error(line_id, file, exc)
 
 
 def _read_parquet(file: InputFile, config: TextReadConfig) -> Iterator[Document | Reject]:
@@ -160,9 +169,13 @@ def _read_parquet(file: InputFile, config: TextReadConfig) -> Iterator[Document 
         for batch in parquet.iter_batches(columns=columns, batch_size=1024):
             for record in batch.to_pylist():
                 row += 1
-                if record.get(config.text_field) is None:
-                    record.pop(config.text_field)
-                yield _document(record, f"{file.name}:{row}", file, config)
+                row_id = f"{file.name}:{row}"
+                try:
+                    if record.get(config.text_field) is None:
+                        record.pop(config.text_field)
+                    yield _document(record, row_id, file, config)
+                except Exception as exc:  # one bad row must never stop the run
+                    yield _record_error(row_id, file, exc)
 
 
 def _read_txt(file: InputFile, config: TextReadConfig) -> Iterator[Document | Reject]:

@@ -11,4 +11,5 @@ import xxhash
 
 
 def bucket_of(element_id: str, num_buckets: int) -> int:
-    return xxhash.xxh64_intdigest(element_id.encode("utf-8")) % num_buckets
+    # surrogatepass: an id that is not valid Unicode still gets a bucket (the writer then rejects it).
+    return xxhash.xxh64_intdigest(element_id.encode("utf-8", errors="surrogatepass")) % num_buckets

@@ -1,40 +1,25 @@
 """Write rejects (id, source, reason, detail) as Parquet or JSONL files, deterministically.
 
 Rejects are routed to ``num_buckets`` buckets by a hash of their id, sorted inside each bucket and written
-atomically as ``rejects-bNNNNN.parquet`` (or ``.jsonl``); the transform outputs the written file names.
+atomically as ``rejects-bNNNNN.parquet`` (or ``.jsonl``, see :mod:`trimodal_data.writers.rejects_file`); the
+transform outputs the written file names.
 Rerunning on the same input writes the same bytes, whatever the number of workers.
 """
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Literal
 
 import apache_beam as beam
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from trimodal_core.atomic import atomic_write_bytes
 from trimodal_data.metrics import ReasonCounters
-from trimodal_data.records import REJECT_FIELDS, Reject
+from trimodal_data.records import Reject
 from trimodal_data.transforms.buckets import bucket_of
+from trimodal_data.writers.rejects_file import RejectsFormat, rejects_to_bytes
 
-RejectsFormat = Literal["parquet", "jsonl"]
 REJECTS_DIR = "rejects"
-_SCHEMA = pa.schema([pa.field(name, pa.string(), nullable=False) for name in REJECT_FIELDS])
-
-
-def rejects_to_bytes(rejects: list[Reject], fmt: RejectsFormat) -> bytes:
-    if fmt == "jsonl":
-        lines = (json.dumps(r.to_dict(), ensure_ascii=False, sort_keys=True) for r in rejects)
-        return ("\n".join(lines) + "\n").encode("utf-8")
-    table = pa.table({name: [getattr(r, name) for r in rejects] for name in REJECT_FIELDS}, schema=_SCHEMA)
-    sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd")
-    return sink.getvalue()
 
 
 class _WriteBucket(beam.DoFn):
@@ -74,18 +59,3 @@ class WriteRejects(beam.PTransform):
             | "GroupByBucket" >> beam.GroupByKey()
             | "WriteBucket" >> beam.ParDo(_WriteBucket(self.out_dir, self.fmt))
         )
-
-
-def read_rejects(corpus_dir: str | Path, files: Iterable[str]) -> list[Reject]:
-    """Load reject files written by :class:`WriteRejects` (for tests and small corpora)."""
-    out: list[Reject] = []
-    for rel in files:
-        path = Path(corpus_dir) / rel
-        if path.suffix == ".jsonl":
-            for line in path.read_text(encoding="utf-8").splitlines():
-                if line:
-                    out.append(Reject(**json.loads(line)))
-        else:
-            for row in pq.read_table(path).to_pylist():
-                out.append(Reject(**row))
-    return out

@@ -5,10 +5,12 @@ Modality-agnostic; the text, image-text and audio-text pipelines all end with it
     summary = {"examples": records, "rejects": rejects, "read": read_counts} | WriteCorpus(out, ...)
 
 * ``examples``: ``PCollection[trimodal_core.ShardRecord]``; routed to ``num_buckets`` buckets by a hash
-  of ``example_id``, sorted by id inside a bucket, written with :class:`trimodal_core.ShardWriter` to
+  of ``example_id``, sorted by id inside a bucket with one copy kept per id
+  (:func:`~trimodal_data.writers.shard_bucket.order_bucket`: repeated ids become ``duplicate_id`` rejects,
+  whatever order they arrived in), written with :class:`trimodal_core.ShardWriter` to
   ``shards/<name>-bNNNNN-MMMMM.arrow`` (several shards per bucket once ``shard_target_bytes`` is reached).
-* ``rejects``: ``PCollection[Reject]`` (filter rejects and ``duplicate_*`` removals), written by
-  :class:`~trimodal_data.transforms.rejects.WriteRejects`.
+* ``rejects``: ``PCollection[Reject]`` (filter rejects and ``duplicate_*`` removals), written with the
+  writer's own rejects by :class:`~trimodal_data.transforms.rejects.WriteRejects`.
 * ``read``: ``PCollection[int]``: counts of input elements read (summed; usually one 1 per element).
 
 The output is a one-element ``PCollection`` holding the summary dict (see ``metrics.build_summary``), which
@@ -31,13 +33,15 @@ from typing import Any
 
 import apache_beam as beam
 
-from trimodal_core import CorpusManifest, ShardInfo, ShardRecord, ShardWriter, ShardWriterConfig
+from trimodal_core import CorpusManifest, ShardInfo, ShardRecord, ShardWriterConfig
 from trimodal_data.metrics import ReasonCounters, build_summary
 from trimodal_data.transforms.buckets import bucket_of
 from trimodal_data.transforms.rejects import REJECTS_DIR, RejectsFormat, WriteRejects
+from trimodal_data.writers.shard_bucket import order_bucket, write_bucket
 
 MANIFEST_FILE = "manifest.json"
 SHARDS_DIR = "shards"
+WRITER_REJECTS = "rejects"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -87,18 +91,19 @@ class _WriteShardBucket(beam.DoFn):
     def setup(self) -> None:
         self.counters = ReasonCounters()
 
-    def process(self, element: tuple[int, Iterable[ShardRecord]]) -> Iterator[ShardInfo]:
+    def process(self, element: tuple[int, Iterable[ShardRecord]]) -> Iterator[Any]:
         bucket, records = element
-        ordered = sorted(records, key=lambda r: (r.example_id, r.source, r.task, r.tokens.tobytes()))
+        ordered, rejects = order_bucket(records)
+        for reject in rejects:
+            self.counters.reject(reject.reason)
+            yield beam.pvalue.TaggedOutput(WRITER_REJECTS, reject)
         writer_config = ShardWriterConfig(
             target_bytes=self.config.shard_target_bytes, rows_per_batch=self.config.rows_per_batch
         )
-        with ShardWriter(
-            self.shards_dir, prefix=f"{self.name}-b{bucket:05d}", fingerprint=self.fingerprint, config=writer_config
-        ) as writer:
-            writer.write_all(ordered)
+        infos = write_bucket(ordered, self.shards_dir, prefix=f"{self.name}-b{bucket:05d}",
+                             fingerprint=self.fingerprint, config=writer_config)
         self.counters.inc("kept", len(ordered))
-        for info in writer.close():
+        for info in infos:
             yield dataclasses.replace(info, path=f"{SHARDS_DIR}/{info.path}")
 
 
@@ -167,21 +172,22 @@ class WriteCorpus(beam.PTransform):
             raise ValueError(f"WriteCorpus needs the inputs {sorted(missing)}")
         fingerprint = TokenSpace.from_dict(self.token_space).fingerprint
         n = self.config.num_buckets
-        shards = (
+        written = (
             inputs["examples"]
             | "KeyByBucket" >> beam.Map(lambda r: (bucket_of(r.example_id, n), r))
             | "GroupByBucket" >> beam.GroupByKey()
             | "WriteShards"
             >> beam.ParDo(
                 _WriteShardBucket(str(Path(self.corpus_dir) / SHARDS_DIR), self.name, fingerprint, self.config)
-            )
-            | "AllShards" >> beam.combiners.ToList()
+            ).with_outputs(WRITER_REJECTS, main="shards")
         )
-        reject_files = inputs["rejects"] | "WriteRejects" >> WriteRejects(
+        shards = written.shards | "AllShards" >> beam.combiners.ToList()
+        rejects = (inputs["rejects"], written[WRITER_REJECTS]) | "AllRejects" >> beam.Flatten()
+        reject_files = rejects | "WriteRejects" >> WriteRejects(
             self.corpus_dir, fmt=self.config.rejects_format, num_buckets=n
         )
         reasons = (
-            inputs["rejects"]
+            rejects
             | "Reason" >> beam.Map(lambda r: r.reason)
             | "CountReasons" >> beam.combiners.Count.PerElement()
             | "ReasonDict" >> beam.combiners.ToDict()

@@ -1,0 +1,1 @@
+"""Writers: Beam-free functions that turn one output bucket into files (shards, reject files)."""
