@@ -59,8 +59,14 @@ class DemoConfig:
     """Image tokenizer training steps (None: 600 for default, 60 for tiny)."""
     mixture_weights: tuple[float, float, float] = (0.5, 0.3, 0.2)
     """Token shares of text, image-text and audio-text in the mixture manifest (a demo choice)."""
+    audio_codec: Literal["codec2", "dac"] = "codec2"
+    """Audio tokenizer: ``codec2`` (the Codec 2 speech codec: no weights, its codes decode to intelligible speech
+    offline) or ``dac`` (the choice for real runs, with ``--codec-weights``; a random init without them)."""
+    codec2_mode: Literal[3200, 2400, 1600, 1400, 1300, 1200, 700] = 1200
+    """Codec 2 bit rate: 1200 bit/s is 6 codes per 40 ms frame (150 tokens/s), short enough for the demo's
+    rows; 3200 is the most intelligible (400 tokens/s)."""
     codec_weights: Path | None = None
-    """Official DAC weights (.pth) to use instead of a random init; never downloaded."""
+    """Official DAC weights (.pth) to use instead of a random init (``--audio-codec dac``); never downloaded."""
     codec_variant: Literal["tiny", "16khz", "24khz", "44khz"] = "tiny"
     """Architecture of the random-init codec used without ``--codec-weights``. ``tiny`` is fast on a CPU; the
     official architectures encode only about 1.5 s of audio per second on 2 cores (bench/RESULTS.md)."""
@@ -70,6 +76,24 @@ class DemoConfig:
     """Output shard buckets per corpus."""
     beam_args: tuple[str, ...] = ()
     """Extra Beam pipeline options, e.g. ``--beam-args --direct_num_workers=2``."""
+    skip_data: bool = False
+    """Reuse the tokenizers and corpora already in ``--out`` without checking them (fails if absent)."""
+    model: bool = True
+    """Train, evaluate and generate after the corpora (``--no-model`` stops after them)."""
+    model_size: str = "tiny"
+    """Model preset (``trimodal_train.model.MODEL_PRESETS``: tiny, small, demo, ...)."""
+    steps: int | None = None
+    """Optimizer steps (None: 600 for default, 150 for tiny)."""
+    seq_len: int = 384
+    """Row length of training and evaluation."""
+    batch_size: int = 16
+    """Global batch (rows per optimizer step)."""
+    device: str = "cpu"
+    """Training and evaluation device (``cpu``, ``cuda``)."""
+    val_fraction: float = 0.1
+    """Share of every corpus held out for validation (by a salted hash of the example id)."""
+    num_samples: int = 4
+    """Prompts per generation task (text, t2i, i2t, t2s, s2t)."""
     log_level: str = "WARNING"
     """Logging level of the libraries (the demo prints its own progress)."""
 
@@ -112,12 +136,40 @@ class StepCache:
 
 def run_demo(config: DemoConfig) -> dict[str, Any]:
     """Run every step; return the summary (also written to ``out/summary.json``)."""
+    out = config.out
+    out.mkdir(parents=True, exist_ok=True)
+    cache = StepCache(out, force=config.force)
+    started = time.perf_counter()
+    if config.skip_data:
+        previous = out / "summary.json"
+        if not previous.is_file():
+            raise ValueError(f"--skip-data: {previous} not found; run the demo once without --skip-data")
+        results = {k: v for k, v in json.loads(previous.read_text())["steps"].items() if k in _DATA_STEPS}
+        missing = [k for k in _DATA_STEPS if k not in results]
+        if missing:
+            raise ValueError(f"--skip-data: {previous} lacks the steps {missing}; run without --skip-data")
+    else:
+        results = build_data(config, cache)
+    if config.model:
+        from pipelines.demo_run import run_model_steps
+
+        results.update(run_model_steps(config, cache, results))
+    summary = {"config": dataclasses.asdict(config), "steps": results, "out": str(out.resolve()),
+               "seconds": round(time.perf_counter() - started, 1)}
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
+    return summary
+
+
+_DATA_STEPS = ("text_tokenizer", "image_tokenizer", "audio_codec", "bundle", "corpus_text", "corpus_image_text",
+               "corpus_audio_text", "mixture")
+
+
+def build_data(config: DemoConfig, cache: StepCache) -> dict[str, Any]:
+    """Tokenizers, corpora and the mixture (the data half of the demo)."""
     from pipelines import demo_steps
 
     out = config.out
-    out.mkdir(parents=True, exist_ok=True)
     inputs: DemoInputs = demo_inputs(config.size, out / "inputs")
-    cache = StepCache(out, force=config.force)
     image_steps = config.image_steps if config.image_steps is not None else (600 if config.size == "default" else 60)
     tok = out / "tokenizers"
 
@@ -138,10 +190,12 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     codec = config.codec_variant
     results["audio_codec"] = cache.run(
         "audio_codec",
-        {"weights": str(config.codec_weights), "variant": codec, "books": config.audio_codebooks, "seed": config.seed},
+        {"kind": config.audio_codec, "mode": config.codec2_mode, "weights": str(config.codec_weights),
+         "variant": codec, "books": config.audio_codebooks, "seed": config.seed},
         [tok / "parts" / "audio"],
-        lambda: demo_steps.make_codec(tok / "parts" / "audio", weights=config.codec_weights, variant=codec,
-                                      num_codebooks=config.audio_codebooks, seed=config.seed),
+        lambda: demo_steps.make_codec(tok / "parts" / "audio", kind=config.audio_codec, weights=config.codec_weights,
+                                      variant=codec, num_codebooks=config.audio_codebooks, seed=config.seed,
+                                      codec2_mode=config.codec2_mode),
         stale=demo_steps.part_changed(tok / "parts" / "audio"),
     )
     results["bundle"] = cache.run(
@@ -174,9 +228,7 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     for path in [*(corpora / n / "manifest.json" for n in builders), out / "mixture.json"]:
         manifest = load_manifest(path)
         manifest.validate(check_sha256=True)
-    summary = {"config": dataclasses.asdict(config), "steps": results, "out": str(out.resolve())}
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
-    return summary
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print()
     print(format_table(summary))
+    if "report" in summary["steps"]:
+        print(f"\nReport: {summary['steps']['report']['path']}")
     return 0
 
 

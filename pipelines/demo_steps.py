@@ -113,7 +113,23 @@ def train_image(tars: list[Path], out: Path, *, steps: int, seed: int) -> dict[s
             "fingerprint": _part_digest(out)}
 
 
-def make_codec(out: Path, *, weights: Path | None, variant: str, num_codebooks: int, seed: int) -> dict[str, Any]:
+def make_codec(out: Path, *, kind: str, weights: Path | None, variant: str, num_codebooks: int, seed: int,
+               codec2_mode: int = 1200) -> dict[str, Any]:
+    """The audio tokenizer: Codec 2 (no weights; codes decode to intelligible speech offline) or DAC (official
+    weights from ``weights``, else a seeded random init whose codes carry no trained meaning)."""
+    if kind == "codec2":
+        from trimodal_tokenizers.audio_codec2 import Codec2Config, build_codec2_tokenizer
+
+        codec2 = build_codec2_tokenizer(Codec2Config(mode=codec2_mode))  # type: ignore[arg-type]
+        codec2.save(out)
+        origin = f"Codec 2 at {codec2_mode} bit/s (no weights needed)"
+        _say("audio_codec", f"{origin}: {codec2.sample_rate} Hz, {codec2.num_codebooks} codebooks x "
+                            f"{codec2.codebook_size}, {codec2.frame_rate:.1f} frames/s -> {out}")
+        return {"kind": "codec2", "sample_rate": codec2.sample_rate, "num_codebooks": codec2.num_codebooks,
+                "codebook_size": codec2.codebook_size, "random_init": False, "origin": origin,
+                "fingerprint": _part_digest(out)}
+    if kind != "dac":
+        raise ValueError(f"audio codec kind must be codec2 or dac, got {kind!r}")
     from trimodal_tokenizers.audio_dac import AudioTokenizer, AudioTokenizerConfig
 
     if weights is not None:
@@ -127,13 +143,13 @@ def make_codec(out: Path, *, weights: Path | None, variant: str, num_codebooks: 
     codec.save(out)
     _say("audio_codec", f"DAC {codec.sample_rate} Hz, {codec.num_codebooks} codebooks x {codec.codebook_size}, "
                         f"{codec.frame_rate:.1f} frames/s; {origin} -> {out}")
-    return {"sample_rate": codec.sample_rate, "num_codebooks": codec.num_codebooks,
+    return {"kind": "dac", "sample_rate": codec.sample_rate, "num_codebooks": codec.num_codebooks,
             "codebook_size": codec.codebook_size, "random_init": weights is None, "origin": origin,
             "fingerprint": _part_digest(out)}
 
 
 def make_bundle(parts: Path, out: Path) -> dict[str, Any]:
-    from trimodal_tokenizers.audio_dac import AudioTokenizer
+    from trimodal_tokenizers.audio_protocol import load_audio_tokenizer
     from trimodal_tokenizers.bundle import TokenizerBundle
     from trimodal_tokenizers.image_protocol import load_image_tokenizer
     from trimodal_tokenizers.text_bpe import TextTokenizer
@@ -141,7 +157,7 @@ def make_bundle(parts: Path, out: Path) -> dict[str, Any]:
     bundle = TokenizerBundle.build(
         text=TextTokenizer.load(parts / "text"),
         image=load_image_tokenizer(parts / "image"),
-        audio=AudioTokenizer.load(parts / "audio", device="cpu"),
+        audio=load_audio_tokenizer(parts / "audio"),
     )
     bundle.save(out)
     space = bundle.token_space

@@ -42,8 +42,8 @@ def format_table(summary: dict[str, Any]) -> str:
         f"  text BPE: {text['vocab_size']:,} tokens, {text['chars_per_token']} chars/token",
         f"  image: {image['codebook_size']} codes x {image['tokens_per_image']} tokens/image, held-out PSNR "
         f"{image['heldout_psnr_db']} dB",
-        f"  audio: DAC {audio['sample_rate']} Hz, {audio['num_codebooks']} x {audio['codebook_size']} codes; "
-        f"{audio['origin']}",
+        f"  audio: {audio.get('kind', 'dac')} {audio['sample_rate']} Hz, {audio['num_codebooks']} x "
+        f"{audio['codebook_size']} codes; {audio['origin']}",
         f"  token space {steps['bundle']['fingerprint']}, {steps['bundle']['vocab_size']:,} ids",
         f"  tokenizer fingerprint {steps['bundle']['tokenizer_fingerprint']} (in every manifest)",
         "",
@@ -53,4 +53,37 @@ def format_table(summary: dict[str, Any]) -> str:
         f"  mixture           {steps['mixture']['path']}",
         f"  summary           {out}/summary.json",
         "Every manifest above validated (shards present, fingerprints and sha256 match).",
+        *model_lines(summary),
     ])
+
+
+def model_lines(summary: dict[str, Any]) -> list[str]:
+    """The model half: training, held-out ELBO, condition gaps, quality floor, NFE, round trips, wall times."""
+    steps = summary["steps"]
+    if "train" not in steps:
+        return []
+    train, elbo, floor = steps["train"], steps["elbo"], steps["quality_floor"]
+    lines = ["", "Model",
+             f"  trained {train['steps']} steps through submitit (job {train['job_id']}): loss "
+             f"{train['loss_first']:.3f} -> {train['loss_last']:.3f}; {train['run_dir']}"]
+    lines.append(f"  {'modality':8s} {'train NELBO':>12s} {'val NELBO':>10s} {'95% interval':>20s} {'val exp':>9s}")
+    for m, est in elbo["modalities"].items():
+        tr = train["train_nelbo"].get(m)
+        lo, hi = est["ci"]
+        lines.append(f"  {m:8s} {tr if tr is not None else float('nan'):12.3f} {est['nelbo']:10.3f} "
+                     f"[{lo:8.3f}, {hi:8.3f}] {est['exp_nelbo']:9.1f}")
+    for task, gap in elbo["condition_gaps"].items():
+        lo, hi = gap["gap_ci"]
+        lines.append(f"  condition gap {task}: {gap['gap']:+.4f} nats/token [{lo:+.4f}, {hi:+.4f}]")
+    lines.append(f"  quality floor: text exp(NELBO) {floor['text_exp_nelbo']:.1f} vs unigram perplexity "
+                 f"{floor['unigram_perplexity']:.1f} ({'below' if floor['text_beats_unigram'] else 'NOT below'}); "
+                 f"T2I gap interval {'excludes' if floor['t2i_gap_excludes_zero'] else 'includes'} 0")
+    nfe = steps["generate"]["mean_nfe"]
+    lines.append(f"  generated {steps['generate']['samples']} samples; mean NFE " +
+                 ", ".join(f"{t} {n:.0f}" for t, n in nfe.items()))
+    for m in steps["round_trips"]["speech"]:
+        value = f"{m['value']:.3f}" if m["value"] is not None else f"skipped ({m['reason']})"
+        lines.append(f"  {m['name']}: {value}")
+    timing = ", ".join(f"{k} {v['seconds']:.0f}s" for k, v in steps.items() if isinstance(v, dict) and "seconds" in v)
+    lines += ["", f"Wall time per step: {timing}; total {summary.get('seconds', float('nan')):.0f} s"]
+    return lines

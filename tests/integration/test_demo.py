@@ -1,8 +1,10 @@
-"""`trimodal demo --size tiny` end to end: tokenizers, the three Beam pipelines, the mixture, validation.
+"""`trimodal demo --size tiny` end to end: tokenizers, the three Beam pipelines, the mixture, validation,
+the held-out split, training through submitit, ELBO and condition gaps, generation, round trips, the report.
 
 This is the CI run of the demo's smallest setting; it also checks the summary adds up per corpus, every
-manifest validates through `trimodal-data inspect`, planted duplicates are removed, and a rerun reuses
-every step.
+manifest validates through `trimodal-data inspect`, planted duplicates are removed, the quality floor holds
+(held-out text exp(NELBO) below the unigram perplexity), the report renders cleanly in headless Chromium, and
+a rerun reuses every step.
 """
 
 from __future__ import annotations
@@ -74,5 +76,42 @@ def test_rerun_reuses_every_step(demo: dict, capsys: pytest.CaptureFixture[str])
     again = run_demo(DemoConfig(out=Path(demo["out"]), size="tiny", image_steps=30))
     reused = [name for name, step in again["steps"].items() if step.get("reused")]
     assert set(reused) >= {"text_tokenizer", "image_tokenizer", "audio_codec", "bundle", "corpus_text",
-                           "corpus_image_text", "corpus_audio_text"}
+                           "corpus_image_text", "corpus_audio_text", "split", "train", "elbo", "generate",
+                           "round_trips"}
     assert again["steps"]["corpus_text"]["summary"] == demo["steps"]["corpus_text"]["summary"]
+
+
+def test_model_steps_train_evaluate_and_generate(demo: dict) -> None:
+    steps = demo["steps"]
+    assert steps["train"]["steps"] == 150
+    split = steps["split"]["rows"]
+    for corpus in ("text", "image_text", "audio_text"):
+        assert split["train"][corpus] + split["val"][corpus] == steps[f"corpus_{corpus}"]["summary"]["kept"]
+    elbo = steps["elbo"]
+    assert set(elbo["modalities"]) == {"text", "image", "audio"}
+    for est in elbo["modalities"].values():
+        assert est["ci"][0] <= est["nelbo"] <= est["ci"][1] and est["tokens"] > 0
+    assert "t2i" in elbo["condition_gaps"]
+    floor = steps["quality_floor"]
+    assert floor["text_beats_unigram"], floor  # the tiny model learned more than token frequencies
+    sidecars = sorted(Path(steps["generate"]["out"]).glob("*.json"))
+    tasks = {json.loads(p.read_text())["task"] for p in sidecars}
+    assert tasks == {"text", "t2i", "i2t", "t2s", "s2t"}
+    for path in sidecars:
+        info = json.loads(path.read_text())
+        assert info["nfe"] > 0
+        for name in info["files"].values():
+            assert (path.parent / name).stat().st_size > 0
+    speech = {m["name"]: m for m in steps["round_trips"]["speech"]}
+    assert speech["codec round trip WER"]["value"] is not None
+
+
+def test_report_renders_in_chromium(demo: dict) -> None:
+    pytest.importorskip("playwright", reason="Playwright is in the dev group")
+    from trimodal_eval.report.browser_check import check_report, find_chromium
+
+    if find_chromium() is None:
+        pytest.skip("no chromium on PATH (.ci/run installs it)")
+    check = check_report(demo["steps"]["report"]["path"], height=3000)
+    assert check.ok, check
+    assert check.num_images >= 8 and check.num_audio >= 2
