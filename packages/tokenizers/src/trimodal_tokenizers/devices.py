@@ -8,7 +8,7 @@ try:
     import torch
 except ImportError as exc:
     raise missing_extra(
-        package="trimodal-tokenizers", extra="image", feature="the torch-based tokenizers", cause=exc
+        package="trimodal-tokenizers", extra="image", feature="device selection (torch tokenizers)", cause=exc
     ) from exc
 
 
