@@ -17,6 +17,7 @@ H100). Results go to stdout and, as JSON, to ``$OUT/gpu_trainer_mfu.json`` when 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import statistics
@@ -74,7 +75,8 @@ def _corpus(root: Path, name: str, space: TokenSpace, records: list[ShardRecord]
         writer.write_all(records)
     shards = writer.close()
     path = folder / "manifest.json"
-    CorpusManifest(name=name, token_space=space.to_dict(), shards=shards).save(path)
+    CorpusManifest(name=name, token_space=space.to_dict(), shards=shards,
+                   tokenizer_fingerprint=hashlib.sha256(b"synthetic random ids").hexdigest()).save(path)
     return path
 
 

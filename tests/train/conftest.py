@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import hashlib
 import io
 import json
 import tarfile
@@ -42,6 +43,8 @@ from trimodal_train.configs import tiny
 from trimodal_train.trainer import TrainResult, train
 
 DEMO = Path(__file__).resolve().parents[2] / "pipelines" / "demo_data"
+# The throwaway tokenizers below have no files to hash; this digest of their description stands in for one.
+TOKENIZER_FINGERPRINT = hashlib.sha256(b"tests/train: utf-8 bytes; 8x8 gray/16; 20 ms energy+zcr/16; v1").hexdigest()
 SPACE = TokenSpace(TokenSpaceConfig(text_vocab_size=256, image_codebook_size=16, audio_codebook_size=16,
                                     audio_num_codebooks=2))
 
@@ -112,7 +115,8 @@ def _write_corpus(out: Path, name: str, records: list) -> Path:
         writer.write_all(records)
     shards = writer.close()
     path = out / "manifest.json"
-    CorpusManifest(name=name, token_space=SPACE.to_dict(), shards=shards).save(path)
+    CorpusManifest(name=name, token_space=SPACE.to_dict(), shards=shards,
+                   tokenizer_fingerprint=TOKENIZER_FINGERPRINT).save(path)
     return path
 
 
