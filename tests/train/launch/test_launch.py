@@ -64,17 +64,16 @@ def _fake_env(**fields: object) -> types.SimpleNamespace:
 
 
 def test_distributed_env_from_job_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"):
-        monkeypatch.delenv(name, raising=False)
-    assert export_distributed_env(_fake_env(num_tasks=1, num_nodes=1, global_rank=0, local_rank=0)) == {}
-    assert "RANK" not in os.environ
+    names = ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE")
+    for name in names:  # inherited from the submitting process: stale inside the job
+        monkeypatch.setenv(name, "9")  # (also makes monkeypatch restore the real environment afterwards)
     values = export_distributed_env(_fake_env())
     assert values == {"MASTER_ADDR": "node-a", "MASTER_PORT": str(master_port("77_2")), "RANK": "3",
                       "WORLD_SIZE": "4", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"}
     assert {k: os.environ[k] for k in values} == values
-    # torchrun (or a user) already set them: left alone.
-    assert export_distributed_env(_fake_env(global_rank=0)) == {}
-    assert os.environ["RANK"] == "3"
+    assert export_distributed_env(_fake_env(num_tasks=2, num_nodes=1, hostnames=["vm"]))["MASTER_ADDR"] == "127.0.0.1"
+    assert export_distributed_env(_fake_env(num_tasks=1, num_nodes=1, global_rank=0, local_rank=0)) == {}
+    assert not any(name in os.environ for name in names)  # one task: no process group
 
 
 def test_master_port_is_per_job_and_stable() -> None:

@@ -6,7 +6,8 @@ callable. Inside a job, ``TrainJob``:
 
 1. exports ``MASTER_ADDR``, ``MASTER_PORT``, ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``LOCAL_WORLD_SIZE``
    from ``submitit.JobEnvironment`` when the job has several tasks (what torchrun would set), so the trainer
-   joins one process group with ``env://``; ``MASTER_PORT = 20000 + sha1(job id) mod 40000`` [ours], the same
+   joins one process group with ``env://`` (values inherited from the submitting process are replaced, and
+   removed in a one-task job); ``MASTER_PORT = 20000 + sha1(job id) mod 40000`` [ours], the same
    on every task of a job and across its requeues, different between array elements;
 2. replaces submitit's preemption handler (``SIGUSR2``, sent by SLURM ``signal_delay_s`` before the time
    limit, by ``scancel --signal`` on preemption, by ``job._interrupt()`` in tests) with one that only calls
@@ -146,18 +147,25 @@ def master_port(job_id: str) -> int:
     return 20000 + int(hashlib.sha1(job_id.encode()).hexdigest(), 16) % 40000
 
 
-def export_distributed_env(env: Any | None = None) -> dict[str, str]:
-    """Set the torch.distributed ``env://`` variables from a submitit job environment (several tasks only).
+_DIST_VARS = ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE")
 
-    Variables already set (by torchrun, or a user) win. Returns what was set.
+
+def export_distributed_env(env: Any | None = None) -> dict[str, str]:
+    """Set the torch.distributed ``env://`` variables from a submitit job environment; returns them.
+
+    Inside a submitit job the job environment is the truth: values inherited from the submitting process (a
+    shell or a torchrun rank that launched the job) are replaced, and a single-task job has them removed, so
+    the trainer never joins a stale process group.
     """
     env = env if env is not None else submitit.JobEnvironment()
-    if env.num_tasks <= 1 or "RANK" in os.environ:
+    if env.num_tasks <= 1:
+        for name in _DIST_VARS:
+            os.environ.pop(name, None)
         return {}
     hosts = env.hostnames
     values = {
-        "MASTER_ADDR": os.environ.get("MASTER_ADDR", hosts[0] if len(hosts) > 1 else "127.0.0.1"),
-        "MASTER_PORT": os.environ.get("MASTER_PORT", str(master_port(str(env.job_id)))),
+        "MASTER_ADDR": hosts[0] if len(hosts) > 1 else "127.0.0.1",
+        "MASTER_PORT": str(master_port(str(env.job_id))),
         "RANK": str(env.global_rank),
         "WORLD_SIZE": str(env.num_tasks),
         "LOCAL_RANK": str(env.local_rank),
