@@ -161,12 +161,13 @@ class ConditionDenoiser:
 
     def __init__(self, space: TokenSpace, favourite: int, strength: float) -> None:
         self.space, self.favourite, self.strength = space, favourite, strength
-        self.calls = 0
+        self.calls = self.rows_seen = 0
 
     def __call__(self, tokens_BL: torch.Tensor, *, document_ids_BL: torch.Tensor | None = None,
                  span_modality_BL: torch.Tensor | None = None) -> torch.Tensor:
         self.calls += 1
         b, length = tokens_BL.shape
+        self.rows_seen += b
         logits = torch.zeros(b, length, self.space.vocab_size)
         visible_B = tokens_BL[:, 2] != self.space.mask_id  # the caption's first token
         logits[visible_B, :, self.favourite] = self.strength

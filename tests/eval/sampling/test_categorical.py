@@ -134,3 +134,16 @@ def test_tail_law_is_exact_where_float32_gumbel_truncates(gap: float) -> None:
     if gap <= 20:
         f32 = _float32_gumbel_tail_probability(gap)
         assert f32 < 0.1 * exact  # 8% of the rate at 18 nats, 0 at 20
+
+
+def test_top_p_nucleus_larger_than_the_first_candidate_prefix() -> None:
+    """A flat distribution's nucleus spans hundreds of tokens: the candidate prefix must grow past 64."""
+    from trimodal_eval.sampling import filter_logits
+
+    gen = torch.Generator().manual_seed(5)
+    logits = torch.randn(1000, generator=gen, dtype=torch.float64) * 0.3
+    kept = torch.isfinite(filter_logits(logits[None], top_p=0.5)[0])
+    assert 300 < int(kept.sum()) < 700
+    counts = _frequencies(logits, 60_000, seed=6, top_p=0.5)
+    assert int(counts[~kept].sum()) == 0
+    assert _chi_square_p(counts[kept], torch.softmax(logits, 0)[kept]) > 1e-3

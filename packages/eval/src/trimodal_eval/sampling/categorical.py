@@ -17,9 +17,10 @@ their rate at 18 nats, never at 20 with the usual ``+1e-10``), which lowers the 
 (arXiv 2409.02908; measured in ``tests/eval/sampling/test_categorical.py``). ``T = 0`` is greedy
 (``argmax``, the first maximum on ties).
 
-Filters (applied in this order, as in most LM samplers): temperature, then top-k (keep the ``k`` largest; ties
-at the k-th value are all kept), then top-p (the smallest set of the most probable tokens whose mass reaches
-``p``; the token that crosses ``p`` is kept).
+Filters (applied in this order, as in most LM samplers): temperature, then top-k (keep the ``k`` largest;
+``torch.topk`` breaks ties at the k-th value), then top-p (the smallest set of the most probable tokens whose
+mass reaches ``p``; the token that crosses ``p`` is kept). Both only keep the most probable tokens, so the
+draw is made among a ``topk`` prefix of candidates instead of sorting the whole vocabulary.
 
 Statistics are those of the *untempered* distribution ``q = softmax(l)`` (after guidance and vocabulary
 restriction, before temperature and filters; as LLaDA and Fast-dLLM do): ``confidence = q(token)`` of the
@@ -50,7 +51,8 @@ class Draw:
 
 
 def filter_logits(z_NW: torch.Tensor, *, top_k: int | None = None, top_p: float | None = None) -> torch.Tensor:
-    """``z`` with ``-inf`` where top-k / top-p drop a token (any float dtype; a new tensor when filtering)."""
+    """``z`` with ``-inf`` where top-k / top-p drop a token (the reference form of the filters; the sampler
+    draws from a ``topk`` prefix instead, see :func:`_filtered_index`)."""
     if top_k is not None and top_k < z_NW.shape[-1]:
         kth_N1 = torch.topk(z_NW, top_k, dim=-1).values[:, -1:]
         z_NW = z_NW.masked_fill(z_NW < kth_N1, float("-inf"))
@@ -65,17 +67,47 @@ def filter_logits(z_NW: torch.Tensor, *, top_k: int | None = None, top_p: float 
     return z_NW
 
 
+def _filtered_index(logits_NW: torch.Tensor, uniform_N: torch.Tensor, temperature: float, top_k: int | None,
+                    top_p: float | None) -> torch.Tensor:
+    """Draw under top-k / top-p from a ``topk`` prefix of candidates, never sorting the whole vocabulary.
+
+    Both filters keep only the most probable tokens, so the draw needs the ``k`` best candidates: ``top_k``
+    of them, or for top-p alone a prefix that starts at 64 and grows 4x until every row's nucleus ends
+    inside it. Candidate weights ``exp((l - max) / T)`` are float64; the top-p mass is normalized by the
+    whole tempered distribution (float32 terms summed in float64) or, with top-k, by the k candidates.
+    """
+    width = logits_NW.shape[-1]
+    limit = min(width, top_k) if top_k is not None else width
+    k = limit if top_k is not None or top_p is None else min(width, 64)
+    max_N1 = logits_NW.amax(dim=-1, keepdim=True)
+    nucleus = top_p is not None and top_p < 1.0
+    if nucleus and top_k is None:
+        total_N1 = torch.exp((logits_NW - max_N1) / temperature).sum(-1, keepdim=True, dtype=torch.float64)
+    while True:
+        values_NK, index_NK = torch.topk(logits_NW, k, dim=-1)
+        weights_NK = torch.exp((values_NK.to(torch.float64) - max_N1.to(torch.float64)) / temperature)
+        if not nucleus:
+            break
+        total = total_N1 if top_k is None else weights_NK.sum(-1, keepdim=True)
+        keep_NK = torch.cumsum(weights_NK, dim=-1) - weights_NK < top_p * total
+        if k >= limit or not bool(keep_NK[:, -1].any()):
+            weights_NK = weights_NK * keep_NK
+            break
+        k = min(limit, 4 * k)
+    return index_NK.gather(-1, inverse_cdf(weights_NK, uniform_N)[:, None]).squeeze(-1)
+
+
+def _sample_cdf(cdf_NW: torch.Tensor, uniform_N: torch.Tensor) -> torch.Tensor:
+    """First index whose cumulative weight exceeds ``u * total`` (``u * total`` kept strictly below total)."""
+    total_N = cdf_NW[:, -1]
+    x_N = torch.minimum(uniform_N.to(torch.float64) * total_N, torch.nextafter(total_N, torch.zeros_like(total_N)))
+    # cdf[j-1] <= x < cdf[j], so cdf[j] > cdf[j-1]: a zero-weight token is never returned.
+    return torch.searchsorted(cdf_NW, x_N[:, None], right=True).squeeze(-1)
+
+
 def inverse_cdf(weights_NW: torch.Tensor, uniform_N: torch.Tensor) -> torch.Tensor:
     """Index ``j`` of the first cumulative weight above ``u * total`` (float64 weights >= 0, ``u`` in [0, 1))."""
-    cdf_NW = torch.cumsum(weights_NW, dim=-1)
-    x_N1 = (uniform_N.to(torch.float64) * cdf_NW[:, -1]).unsqueeze(-1)
-    index_N = torch.searchsorted(cdf_NW, x_N1, right=True).squeeze(-1).clamp_(max=weights_NW.shape[-1] - 1)
-    # u * total can round up to total; never return a zero-weight token (take the last positive one).
-    bad_N = weights_NW.gather(-1, index_N[:, None]).squeeze(-1) <= 0
-    if bool(bad_N.any()):
-        last_N = weights_NW.shape[-1] - 1 - (weights_NW.flip(-1) > 0).to(torch.int8).argmax(-1)
-        index_N = torch.where(bad_N, last_N, index_N)
-    return index_N
+    return _sample_cdf(torch.cumsum(weights_NW.to(torch.float64), dim=-1), uniform_N)
 
 
 def draw(
@@ -103,20 +135,26 @@ def draw(
     plain = temperature == 1.0 and top_k is None and (top_p is None or top_p >= 1.0)
     max_N1 = logits_NW.amax(dim=-1, keepdim=True)
     if plain:
-        # One float64 pass gives both the sampling weights and the untempered statistics.
-        q_NW = torch.exp(logits_NW.to(torch.float64) - max_N1.to(torch.float64))
-        index_N = inverse_cdf(q_NW, uniform_N)
-        total_N = q_NW.sum(dim=-1)
-        confidence_N = (q_NW.gather(-1, index_N[:, None]).squeeze(-1) / total_N).to(torch.float32)
+        # One float64 buffer gives the sampling weights and the untempered statistics: exp(l - max) is 1 at
+        # the top, so the total is 1 / top1, and the sampled token's weight is a difference of the CDF.
+        cdf_NW = logits_NW.to(torch.float64, copy=True)
+        cdf_NW.sub_(max_N1.to(torch.float64)).exp_().cumsum_(dim=-1)
+        index_N = _sample_cdf(cdf_NW, uniform_N)
+        total_N = cdf_NW[:, -1]
+        upper_N = cdf_NW.gather(-1, index_N[:, None]).squeeze(-1)
+        lower_N = cdf_NW.gather(-1, (index_N - 1).clamp_min(0)[:, None]).squeeze(-1).masked_fill(index_N == 0, 0.0)
+        confidence_N = ((upper_N - lower_N) / total_N).to(torch.float32)
         top1_N = (1.0 / total_N).to(torch.float32)
-        q32_NW = (q_NW / total_N[:, None]).to(torch.float32) if (margin or entropy) else None
+        q32_NW = torch.softmax(logits_NW, dim=-1) if (margin or entropy) else None
     else:
         if temperature == 0:
             index_N = logits_NW.argmax(dim=-1)
-        else:
-            z_NW = filter_logits(logits_NW.to(torch.float64) / temperature, top_k=top_k, top_p=top_p)
-            weights_NW = torch.exp(z_NW - z_NW.amax(dim=-1, keepdim=True))
+        elif top_k is None and (top_p is None or top_p >= 1.0):
+            weights_NW = logits_NW.to(torch.float64, copy=True)
+            weights_NW.sub_(max_N1.to(torch.float64)).div_(temperature).exp_()
             index_N = inverse_cdf(weights_NW, uniform_N)
+        else:
+            index_N = _filtered_index(logits_NW, uniform_N, temperature, top_k, top_p)
         logz_N1 = torch.logsumexp(logits_NW, dim=-1, keepdim=True)
         confidence_N = torch.exp(logits_NW.gather(-1, index_N[:, None]) - logz_N1).squeeze(-1)
         top1_N = torch.exp(max_N1 - logz_N1).squeeze(-1)

@@ -43,7 +43,8 @@ def guidance_weight(scale: float, schedule: str, mask_ratio_B: torch.Tensor) -> 
 
 def guide(cond_NW: torch.Tensor, uncond_NW: torch.Tensor, weight_N: torch.Tensor) -> torch.Tensor:
     """``l_c + w (l_c - l_u)`` per row (rows with ``w = 0`` return ``l_c`` unchanged)."""
-    diff_NW = cond_NW - uncond_NW.clamp_min(_FLOOR)
-    guided_NW = cond_NW + weight_N[:, None] * diff_NW
-    guided_NW = torch.where(torch.isneginf(cond_NW), cond_NW, guided_NW)
-    return torch.where((weight_N == 0)[:, None], cond_NW, guided_NW)
+    guided_NW = torch.addcmul(cond_NW, weight_N[:, None].to(cond_NW.dtype), cond_NW - uncond_NW.clamp_min(_FLOOR))
+    if bool((weight_N <= 0).any()):  # 0 * -inf and negative scales need the -inf ids restored
+        guided_NW = torch.where(torch.isneginf(cond_NW), cond_NW, guided_NW)
+        guided_NW = torch.where((weight_N == 0)[:, None], cond_NW, guided_NW)
+    return guided_NW

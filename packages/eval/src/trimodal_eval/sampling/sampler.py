@@ -6,7 +6,9 @@ One step of every active row (all rows advance together, each with its own spans
    a scheduled rule asks the step schedule for ``k`` (``steps.py``), a dynamic rule decides itself;
 2. logits: the row's model call is skipped when its tokens did not change since its last call (logit
    reuse; the model has no time input, so the same input gives the same logits) or when the step unmasks
-   nothing (``k = 0``); classifier-free guidance adds an unconditional call (``guidance.py``);
+   nothing (``k = 0``); classifier-free guidance adds an unconditional call (``guidance.py``). The cache is
+   the model output itself (kept while a row reads it), so caching copies nothing; the restricted logits
+   of the positions a step needs are gathered from it with one ``index_select`` per id run;
 3. at each candidate, an exact draw from the restricted, guided, tempered distribution (``categorical.py``,
    ``vocab.py``) gives the token it would take and its statistics;
 4. the rule picks the positions to unmask (``rules.py``); they take their drawn tokens and keep them.
@@ -106,15 +108,18 @@ class _Run:
         self.doc_BL, self.span_BL = batch.document_ids_BL.clone(), batch.span_modality_BL.clone()
         self.cond_BL = batch.condition_BL
         self.has_condition_B = batch.condition_BL.any(-1)
-        b, t = tg.valid_BT.shape
+        b = tg.valid_BT.shape[0]
         self.valid_BT, self.masked_BT = tg.valid_BT.clone(), tg.valid_BT.clone()
         zeros = torch.zeros(b, dtype=torch.int64, device=dev)
         self.block_B, self.steps_B, self.nfe_B, self.saved_B = (zeros.clone() for _ in range(4))
         self.dirty_B = torch.ones(b, dtype=torch.bool, device=dev)
         self.udirty_B = self.dirty_B.clone()
-        self.window = tg.block_length if self.rule.scope == "block" else t
-        self.cache_BKW = torch.zeros(b, self.window, self.width, device=dev)
-        self.ucache_BKW: torch.Tensor | None = None
+        # The logit cache is the model outputs themselves: each call's [r, n, V] logits ("slab", flattened to
+        # [r * n, V]) stay alive while a row still points at it; positions are gathered from it when needed.
+        self.slabs: list[dict[int, torch.Tensor]] = [{}, {}]  # conditional, unconditional
+        self.slab_B = [torch.full_like(zeros, -1), torch.full_like(zeros, -1)]
+        self.slot_B = [zeros.clone(), zeros.clone()]  # first flat row of the row inside its slab
+        self.next_slab = 0
         self.max_steps_B = torch.full_like(zeros, cfg.max_steps) if cfg.max_steps else 2 * tg.length_B
         self.rng = RowRandom(cfg.seed, batch.row_seed_B, tg.length_B, dev)
         if not self.rule.dynamic:
@@ -155,8 +160,7 @@ class _Run:
             call_R, ucall_R = need_R & self.dirty_B[rows_R], need_R & guided_R & self.udirty_B[rows_R]
         else:
             call_R, ucall_R = torch.ones_like(need_R), guided_R
-        self._fill(rows_R[call_R], conditional=True)
-        self._fill(rows_R[ucall_R], conditional=False)
+        self._fill(rows_R[call_R], rows_R[ucall_R])
         spent_R = call_R.to(torch.int64) + ucall_R.to(torch.int64)
         self.nfe_B[rows_R] += spent_R
         self.saved_B[rows_R] += 1 + guided_R.to(torch.int64) - spent_R
@@ -183,41 +187,42 @@ class _Run:
             if bool((has_B & (self.ptr_B >= self.counts_BS.shape[1])).any()):
                 raise RuntimeError("sampler: a row ran out of planned steps with masked positions left")
 
-    def _fill(self, rows_r: torch.Tensor, *, conditional: bool) -> None:
-        """Call the model on ``rows_r`` and store restricted logits at their masked window positions."""
+    def _fill(self, rows_c: torch.Tensor, rows_u: torch.Tensor) -> None:
+        """One model call for the conditional inputs of ``rows_c`` and the unconditional ones of ``rows_u``."""
+        rows_r = torch.cat([rows_c, rows_u])
         if rows_r.numel() == 0:
             return
         real_rL = self.doc_BL[rows_r] >= 0
         n = int((real_rL * torch.arange(1, real_rL.shape[1] + 1, device=self.device)).amax())
         tokens_rL = self.tokens_BL[rows_r, :n]
-        if not conditional:
-            tokens_rL = tokens_rL.masked_fill(self.cond_BL[rows_r, :n], self.space.mask_id)
+        if rows_u.numel():
+            tokens_rL[len(rows_c):] = tokens_rL[len(rows_c):].masked_fill(self.cond_BL[rows_u, :n], self.space.mask_id)
         logits_rLV = self.denoiser(tokens_rL, document_ids_BL=self.doc_BL[rows_r, :n],
                                    span_modality_BL=self.span_BL[rows_r, :n])
         if logits_rLV.shape[:2] != tokens_rL.shape or logits_rLV.shape[2] != self.space.vocab_size:
             raise ValueError(f"denoiser returned logits of shape {tuple(logits_rLV.shape)} for input "
                              f"{tuple(tokens_rL.shape)} (vocab {self.space.vocab_size})")
-        j_rK = self._window_start(rows_r)[:, None] + torch.arange(self.window, device=self.device)
-        inside_rK = j_rK < self.tg.width
-        j_rK = j_rK.clamp(max=self.tg.width - 1)
-        wanted_rK = inside_rK & self.masked_BT[rows_r].gather(1, j_rK)
-        r_i, k_i = wanted_rK.nonzero(as_tuple=True)
-        b_i, j_i = rows_r[r_i], j_rK[r_i, k_i]
-        picked_iV = logits_rLV[r_i, self.tg.position_BT[b_i, j_i]].float()
-        restricted_iW = self.classes.restricted_logits(picked_iV, self.tg.class_BT[b_i, j_i], self.width)
-        if conditional:
-            self.cache_BKW[b_i, k_i] = restricted_iW
-            self.dirty_B[rows_r] = False
-        else:
-            if self.ucache_BKW is None:
-                self.ucache_BKW = torch.zeros_like(self.cache_BKW)
-            self.ucache_BKW[b_i, k_i] = restricted_iW
-            self.udirty_B[rows_r] = False
+        flat_XV = logits_rLV.float().reshape(-1, logits_rLV.shape[2])
+        for kind, rows in ((0, rows_c), (1, rows_u)):
+            if rows.numel() == 0:
+                continue
+            first = 0 if kind == 0 else len(rows_c)
+            slabs, slab_B = self.slabs[kind], self.slab_B[kind]
+            slab_B[rows] = self.next_slab
+            self.slot_B[kind][rows] = (first + torch.arange(rows.numel(), device=self.device)) * n
+            slabs[self.next_slab] = flat_XV
+            for key in [k for k in slabs if not bool((slab_B == k).any())]:
+                del slabs[key]  # no row reads these logits any more
+            (self.dirty_B if kind == 0 else self.udirty_B)[rows] = False
+        self.next_slab += 1
 
-    def _window_start(self, rows: torch.Tensor) -> torch.Tensor:
-        if self.rule.scope == "block":
-            return self.block_B[rows] * self.tg.block_length
-        return torch.zeros_like(rows)
+    def _gather(self, kind: int, b_i: torch.Tensor, j_i: torch.Tensor, class_i: torch.Tensor) -> torch.Tensor:
+        """Restricted ``[N, W]`` logits at target positions (sorted by class) from the cache of ``kind``."""
+        slab_i = self.slab_B[kind][b_i]
+        keys = sorted(self.slabs[kind])
+        source_i = torch.searchsorted(torch.tensor(keys, device=self.device), slab_i)
+        flat_i = self.slot_B[kind][b_i] + self.tg.position_BT[b_i, j_i]
+        return self.classes.gather([self.slabs[kind][k] for k in keys], source_i, flat_i, class_i, self.width)
 
     def _state(self, rows_R: torch.Tensor, masked_RT: torch.Tensor, candidates_RT: torch.Tensor,
                need_R: torch.Tensor, k_R: torch.Tensor, w_R: torch.Tensor, uniform_RT: torch.Tensor,
@@ -225,20 +230,22 @@ class _Run:
         cfg, tg, rule = self.cfg, self.tg, self.rule
         where_RT = (candidates_RT if rule.scope == "block" else masked_RT) & need_R[:, None]
         r_i, j_i = where_RT.nonzero(as_tuple=True)
+        class_i = tg.class_BT[rows_R[r_i], j_i]
+        order = torch.sort(class_i * (self.next_slab + 1) + self.slab_B[0][rows_R[r_i]], stable=True).indices
+        r_i, j_i, class_i = r_i[order], j_i[order], class_i[order]
         b_i = rows_R[r_i]
-        k_i = j_i - self._window_start(rows_R)[r_i]
-        logits_iW = self.cache_BKW[b_i, k_i]
+        logits_iW = self._gather(0, b_i, j_i, class_i)
         guided_i = w_R[r_i] != 0
-        if bool(guided_i.any()):
-            assert self.ucache_BKW is not None
+        if bool(guided_i.all()) and guided_i.numel():
+            logits_iW = guide(logits_iW, self._gather(1, b_i, j_i, class_i), w_R[r_i])
+        elif bool(guided_i.any()):
             g = guided_i.nonzero().squeeze(-1)
-            logits_iW = logits_iW.clone()
-            logits_iW[g] = guide(logits_iW[g], self.ucache_BKW[b_i[g], k_i[g]], w_R[r_i[g]])
+            logits_iW[g] = guide(logits_iW[g], self._gather(1, b_i[g], j_i[g], class_i[g]), w_R[r_i[g]])
         d = draw(logits_iW, uniform_RT[r_i, j_i], temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
                  margin="margin" in rule.stats, entropy="entropy" in rule.stats)
         shape = masked_RT.shape
         sampled_RT = torch.full(shape, self.space.mask_id, dtype=torch.int64, device=self.device)
-        sampled_RT[r_i, j_i] = self.classes.global_ids(tg.class_BT[b_i, j_i], d.index_N)
+        sampled_RT[r_i, j_i] = self.classes.global_ids(class_i, d.index_N)
         valid_RT = self.valid_BT[rows_R]
 
         def spread(values_i: torch.Tensor | None, fill_unmasked: float = 0.0) -> torch.Tensor | None:

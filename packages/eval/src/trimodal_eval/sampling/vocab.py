@@ -1,9 +1,10 @@
 """Vocabulary classes: which global ids a target position may take, and the restricted logits of each class.
 
 Every target position carries a *class* (``class_BL``, int64); the sampler gathers the logits of the class's
-ids only (``W`` = the widest class in the batch, shorter classes padded with ``-inf``), samples an index in
-that restricted axis and maps it back through ``ids_CW``. Restriction is therefore exact (no id outside the
-class can be drawn) and makes sampling cost scale with the class width, not the whole tri-modal vocabulary.
+ids only (``W`` = the widest class in the batch, shorter classes padded with ``-inf``; one ``index_select``
+per contiguous run of ids), samples an index in that restricted axis and maps it back through ``ids_CW``.
+Restriction is therefore exact (no id outside the class can be drawn) and makes sampling cost scale with the
+class width, not the whole tri-modal vocabulary.
 
 Classes (ids from the :class:`~trimodal_core.TokenSpace`, intersected with the model's ``allowed_mask_MV``
 when it has one):
@@ -43,24 +44,40 @@ class VocabClasses:
     """True on real entries of ``ids_CW``."""
     width_C: torch.Tensor
     """Number of ids of each class (int64)."""
+    runs: tuple[tuple[tuple[int, int, int], ...], ...]
+    """Per class, its ids as contiguous runs ``(first id, length, offset in the class)``."""
 
     def to(self, device: torch.device) -> VocabClasses:
         return VocabClasses(ids_CW=self.ids_CW.to(device), valid_CW=self.valid_CW.to(device),
-                            width_C=self.width_C.to(device))
+                            width_C=self.width_C.to(device), runs=self.runs)
 
-    def restricted_logits(self, logits_NV: torch.Tensor, class_N: torch.Tensor, width: int) -> torch.Tensor:
-        """``[N, width]`` logits of each position's class ids (``-inf`` on padding entries)."""
-        out_NW = logits_NV.new_full((logits_NV.shape[0], width), float("-inf"))
-        for c in torch.unique(class_N).tolist():
-            rows_n = (class_N == c).nonzero().squeeze(-1)
-            n = int(self.width_C[c])
-            if n == 0:
+    def gather(self, sources: list[torch.Tensor], source_n: torch.Tensor, row_n: torch.Tensor,
+               class_n: torch.Tensor, width: int) -> torch.Tensor:
+        """``[N, width]`` logits of each position's class ids (``-inf`` on padding entries).
+
+        Position ``n`` reads row ``row_n[n]`` of the flat ``[X, V]`` logits ``sources[source_n[n]]``; positions
+        must be sorted by (class, source). Each contiguous run of a class's ids is one ``index_select`` into
+        a view of the output: one copy of the restricted logits, no full-vocabulary intermediate.
+        """
+        n = int(row_n.shape[0])
+        out_NW = torch.empty(n, width, dtype=torch.float32, device=row_n.device)
+        if n == 0:
+            return out_NW
+        keys = class_n * len(sources) + source_n
+        segments, counts = torch.unique_consecutive(keys, return_counts=True)
+        start = 0
+        for key, count in zip(segments.tolist(), counts.tolist(), strict=True):
+            c, s = divmod(key, len(sources))
+            if not self.runs[c]:
                 raise ValueError(f"vocabulary class {c} has no ids but is a target class")
-            ids_W = self.ids_CW[c, :n]
-            start = int(ids_W[0])
-            contiguous = int(ids_W[-1]) - start + 1 == n
-            picked = logits_NV[rows_n]
-            out_NW[rows_n, :n] = picked[:, start : start + n] if contiguous else picked.index_select(1, ids_W)
+            rows = row_n[start: start + count]
+            block = out_NW[start: start + count]
+            for first, length, offset in self.runs[c]:
+                torch.index_select(sources[s].narrow(1, first, length), 0, rows, out=block.narrow(1, offset, length))
+            filled = int(self.width_C[c])
+            if filled < width:
+                block[:, filled:] = float("-inf")
+            start += count
         return out_NW
 
     def global_ids(self, class_N: torch.Tensor, index_N: torch.Tensor) -> torch.Tensor:
@@ -109,4 +126,16 @@ def build_vocab_classes(
         ids = m.nonzero().squeeze(-1)
         ids_CW[c, : len(ids)] = ids
         valid_CW[c, : len(ids)] = True
-    return VocabClasses(ids_CW=ids_CW, valid_CW=valid_CW, width_C=valid_CW.sum(-1))
+    return VocabClasses(ids_CW=ids_CW, valid_CW=valid_CW, width_C=valid_CW.sum(-1),
+                        runs=tuple(_runs(m.nonzero().squeeze(-1).tolist()) for m in masks))
+
+
+def _runs(ids: list[int]) -> tuple[tuple[int, int, int], ...]:
+    """Sorted ids as ``(first, length, offset)`` runs of consecutive values."""
+    runs: list[tuple[int, int, int]] = []
+    for offset, i in enumerate(ids):
+        if runs and runs[-1][0] + runs[-1][1] == i:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1, runs[-1][2])
+        else:
+            runs.append((i, 1, offset))
+    return tuple(runs)
