@@ -1,5 +1,5 @@
-"""Launch-test fixtures: the trainer tests' tiny runs, and a real single-node SLURM cluster on localhost
-(Debian's slurm-wlm 22.05 and munge).
+"""Launch-test fixtures: tiny runs on the shared ``tiny_mixture`` (tests/train/conftest.py), and a real
+single-node SLURM cluster on localhost (Debian's slurm-wlm 22.05 and munge).
 
 The session fixture ``slurm_cluster`` starts, in a private folder with free ports and its own munge socket (so
 it never touches a system cluster or another test session's):
@@ -28,25 +28,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-
-def _trainer_fixtures() -> None:
-    """Reuse the trainer tests' session ``tiny_mixture`` (until it moves to tests/train/conftest.py)."""
-    import importlib.util
-    import sys
-
-    path = Path(__file__).resolve().parents[1] / "trainer" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("_trainer_test_fixtures", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    globals().update(tiny_mixture=module.tiny_mixture)
-
-
-_SHARED = Path(__file__).resolve().parents[1] / "conftest.py"
-if not (_SHARED.is_file() and "def tiny_mixture" in _SHARED.read_text()):
-    _trainer_fixtures()
 
 # Daemons and clients the cluster needs, and the Debian package that ships each one.
 _BINARIES = {
