@@ -83,7 +83,7 @@ class DemoConfig:
     model_size: str = "tiny"
     """Model preset (``trimodal_train.model.MODEL_PRESETS``: tiny, small, demo, ...)."""
     steps: int | None = None
-    """Optimizer steps (None: 600 for default, 150 for tiny)."""
+    """Optimizer steps (None: 600 for default, 300 for tiny)."""
     seq_len: int = 384
     """Row length of training and evaluation."""
     batch_size: int = 16

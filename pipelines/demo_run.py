@@ -39,7 +39,7 @@ def quality_floor(elbo: dict[str, Any]) -> dict[str, Any]:
 
 def run_model_steps(config: Any, cache: Any, data: dict[str, Any]) -> dict[str, Any]:
     out = Path(config.out)
-    steps = config.steps if config.steps is not None else (600 if config.size == "default" else 150)
+    steps = config.steps if config.steps is not None else (600 if config.size == "default" else 300)
     results: dict[str, Any] = {}
     mixture_key = data["mixture"].get("sha256") or data["bundle"]["tokenizer_fingerprint"]
     split_dir = out / "split"

@@ -83,7 +83,7 @@ def test_rerun_reuses_every_step(demo: dict, capsys: pytest.CaptureFixture[str])
 
 def test_model_steps_train_evaluate_and_generate(demo: dict) -> None:
     steps = demo["steps"]
-    assert steps["train"]["steps"] == 150
+    assert steps["train"]["steps"] == 300
     split = steps["split"]["rows"]
     for corpus in ("text", "image_text", "audio_text"):
         assert split["train"][corpus] + split["val"][corpus] == steps[f"corpus_{corpus}"]["summary"]["kept"]
