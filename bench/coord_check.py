@@ -1,7 +1,8 @@
 """Coordinate check: activation RMS after 5 AdamW steps, CompleteP vs standard, widths 64-512, depths 2-16.
 
-Run: ``uv run python bench/coord_check.py [--lr 1e-2] [--steps 5]``. Prints one row per shape and the spread
-(max/min over shapes) of each statistic; see ``trimodal_train.coord_check`` for what is measured.
+Run: ``uv run python bench/coord_check.py [--lr 3e-3] [--steps 5] [--batch 4] [--seq-len 16] [--seeds 1]``.
+Prints one row per shape and the spread (max/min over shapes) of each statistic; see
+``trimodal_train.coord_check`` for what is measured.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from trimodal_train.coord_check import STATISTICS, coord_check, spreads
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--seq-len", type=int, default=32)
+    parser.add_argument("--seq-len", type=int, default=16)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--seeds", type=int, default=1, help="repeat with seeds 0..N-1")
     args = parser.parse_args()

@@ -12,19 +12,24 @@ Per head (head dim ``h``): ``q, k = RoPE(RMSNorm(q)), RoPE(RMSNorm(k))`` (QK-nor
 grow width by adding heads at a fixed head dim, where muP's ``1/h`` and ``1/sqrt(h)`` differ only by a
 constant [ours].
 
-Kernels (``ModelConfig.attention``), measured by ``bench/bench_attention.py`` (numbers in bench/RESULTS.md):
+Kernels (``ModelConfig.attention``), measured by ``bench/bench_attention.py`` (bench/RESULTS.md; CPU, 2
+cores, batch 4, 8 heads of 64, packed documents of mean length 128):
 
 * ``sdpa`` (default): ``F.scaled_dot_product_attention`` with a boolean ``[B, 1, L, L]`` mask. On CPU it
-  trains and infers (fused kernel); on CUDA a mask selects the memory-efficient kernel (flash takes no mask),
-  and ``document_ids_BL=None`` the flash kernel. A boolean mask was faster than an additive float mask in our
-  measurement and needs a quarter of the memory of a float32 one.
-* ``flex``: ``torch.nn.attention.flex_attention`` with a block mask built from the document ids; it skips
-  fully masked blocks, so on GPU it is expected to win for long rows packed with many short documents. In
-  torch 2.11 it has no backward on CPU (training raises ``ValueError`` here) and it needs ``torch.compile``
-  to be fast; on CPU forward it was slower than SDPA at our sizes.
+  trains and infers with the fused CPU kernel. An additive float mask ran at the same speed (0.90-1.08x of
+  boolean, within the noise of a loaded machine) and takes 4x the memory in float32, so the mask is boolean.
+  On CUDA a mask selects the memory-efficient kernel (flash takes no mask) and ``document_ids_BL=None`` the
+  flash kernel; there, the dense mask costs the full ``L^2`` work of every row.
+* ``flex``: ``torch.nn.attention.flex_attention`` (compiled) with a block mask from the document ids. Its
+  CPU forward ran at 1.16x (L=512) and 0.93x (L=1024) the time of SDPA's, and ``create_block_mask`` took
+  87-187 ms per step against 1-4 ms for the boolean mask. In torch 2.11 it has **no backward on CPU**
+  (training with it there raises ``ValueError``). On GPU it skips fully masked blocks, so for long rows
+  packed with many short documents it is expected to beat the dense-mask memory-efficient kernel (about
+  ``L / mean document length`` less attention work); not measured here, no GPU was lent.
 
 Why ``sdpa`` is the default: it is the only kernel that trains on every device we test on (CI is CPU-only),
-needs no compilation, and is exact for our masks; ``flex`` is a one-field switch for GPU runs.
+needs no compilation, is exact for our masks and was as fast as flex on CPU. Switch a GPU run with long
+packed rows to ``flex`` with one field, after measuring it with the bench script on that GPU.
 """
 
 from __future__ import annotations
