@@ -32,11 +32,13 @@ from trimodal_data.records import Reject
 from trimodal_data.stats import load_rejects
 from trimodal_data.transforms.write import WriteConfig
 from trimodal_tokenizers.audio_dac import AudioTokenizer, AudioTokenizerConfig
+from trimodal_tokenizers.audio_inputs import resample
 from trimodal_tokenizers.bundle import TokenizerBundle
 from trimodal_tokenizers.image_fsq import ImageTokenizer, ImageTokenizerConfig
 from trimodal_tokenizers.text_bpe import TextBPEConfig, TextTokenizer
 
 DEMO = Path(__file__).resolve().parents[2] / "pipelines" / "demo_data"
+TAKES = Path(__file__).resolve().parent / "fixtures" / "speech_takes"
 WRITE = WriteConfig(num_buckets=2)
 
 
@@ -263,6 +265,16 @@ def test_audio_text_pipeline_end_to_end(bundle_dir: Path, tmp_path: Path) -> Non
         (broken / name).write_bytes(data)
         (broken / name).with_suffix(".txt").write_text(f"Broken clip number {i} says hello.")
     (broken / "no-transcript.wav").write_bytes(_wav(speech_wave))
+    takes = tmp_path / "takes"  # one sentence read by several voices and pitches: distinct recordings, all kept
+    shutil.copytree(TAKES, takes)
+    for stem, fmt, subtype, new_rate in (("gen-001-003-slt", "FLAC", None, None),
+                                         ("psa-023-001-kal16", "OGG", "VORBIS", 22050),
+                                         ("pro-015-001-rms", "WAV", "FLOAT", None)):
+        wave, take_rate = sf.read(TAKES / f"{stem}.ogg", dtype="float32")
+        if new_rate:
+            wave, take_rate = resample(wave, take_rate, new_rate), new_rate
+        sf.write(takes / f"zz-copy-of-{stem}.{fmt.lower()}", wave, take_rate, format=fmt, subtype=subtype)
+        shutil.copyfile(TAKES / f"{stem}.txt", takes / f"zz-copy-of-{stem}.txt")
     expected = {
         "broken/empty": "empty_file",
         "broken/nan": "audio_non_finite",
@@ -276,11 +288,13 @@ def test_audio_text_pipeline_end_to_end(bundle_dir: Path, tmp_path: Path) -> Non
     }
     out = tmp_path / "corpus"
     code = run_audio_text([
-        "--input", str(speech), str(listing), str(broken), "--output", str(out), "--tokenizer", str(bundle_dir),
+        "--input", str(speech), str(listing), str(broken), str(takes), "--output", str(out), "--tokenizer",
+        str(bundle_dir),
         "--write.num-buckets", "2",
     ])
     assert code == 0
-    num_inputs = len(planted) + len(originals) + 1 + len(files) + 1
+    num_takes = len(list(TAKES.glob("*.ogg")))
+    num_inputs = len(planted) + len(originals) + 1 + len(files) + 1 + num_takes + 3
     rejects, kept = _check_accounting(out, num_inputs)
     for example_id, reason in expected.items():
         assert rejects.get(example_id) == reason, example_id
@@ -288,7 +302,11 @@ def test_audio_text_pipeline_end_to_end(bundle_dir: Path, tmp_path: Path) -> Non
     for original in originals:
         cluster = {ids[original]} | {ids[p] for p in planted if p.endswith(original)}
         assert len(cluster & kept) == 1, sorted(cluster)
-    assert {"duplicate_exact", "duplicate_transcript"} <= set(rejects.values())
+    assert {"duplicate_exact", "duplicate_acoustic"} <= set(rejects.values())
+    assert "duplicate_transcript" not in set(rejects.values())  # off by default
+    assert {i for i in kept if i.startswith("takes/")} == {f"takes/{p.stem}" for p in TAKES.glob("*.ogg")}
+    assert all(rejects[f"takes/zz-copy-of-{stem}"].startswith("duplicate_")
+               for stem in ("gen-001-003-slt", "psa-023-001-kal16", "pro-015-001-rms"))
     bundle = TokenizerBundle.load(bundle_dir)
     manifest = CorpusManifest.load(out / "manifest.json")
     with ShardReader(manifest.shard_path(manifest.shards[0])) as reader:

@@ -117,6 +117,10 @@ class AudioItem:
     sample_rate: int
     digest: str
     """Hash of the decoded PCM (exact dedupe)."""
+    fingerprint: bytes = b""
+    """Acoustic fingerprint (:mod:`trimodal_data.dedup.acoustic`; empty when acoustic dedupe is off)."""
+    speaker: str | None = None
+    """Speaker label from the input, when it has one (transcript dedupe within one speaker)."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, slots=True)

@@ -19,8 +19,8 @@ and most codes seen too rarely to learn); ``b = 4`` doubles the sequence for no 
 follow Codec 2's fields (voicing 2 bits, pitch 7, energy 5, ten 5-bit LSP deltas straddle bytes); the model
 predicts all ``K`` codes of a frame jointly, so nothing is lost, but a field-aligned split could be tried.
 
-Inputs are validated and resampled to 8 kHz by :mod:`trimodal_tokenizers.audio_inputs` (scipy polyphase
-filter), scaled to int16 (``round(clip(x, -1, 1) * 32767)``), right-padded with zeros to whole frames; each
+Inputs are validated and resampled to 8 kHz by :mod:`trimodal_tokenizers.audio_inputs` (band-limited
+windowed sinc), scaled to int16 (``round(clip(x, -1, 1) * 32767)``), right-padded with zeros to whole frames; each
 clip gets a fresh codec state (Codec 2 carries state across frames), so a clip's codes do not depend on the
 clips encoded before it. :meth:`Codec2Tokenizer.decode` returns ``T * samples_per_frame`` float32 samples at
 8 kHz (divided by 32768). Encoding is deterministic; decoding is not bit-reproducible from call to call:

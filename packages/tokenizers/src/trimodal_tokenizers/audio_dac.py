@@ -6,9 +6,10 @@ Official DAC weights cannot be downloaded here, so they are imported from a loca
 ``audio_tokenizer.json`` (architecture, codebooks kept) and ``model.safetensors``.
 
 Inputs are validated and resampled to the codec rate by :mod:`trimodal_tokenizers.audio_inputs` (float mono
-clips only; scipy's polyphase resampler). Clips are right-padded with zeros to a whole number of codec frames, so
-a 1-sample clip gives one frame and :meth:`AudioTokenizer.decode` returns exactly ``T * hop_length`` samples
-(within one frame of the input length; the 16/24 kHz decoders return 8 samples fewer, which are zero-padded).
+clips only; the project's one windowed-sinc resampler). Clips are right-padded with zeros to a whole number of
+codec frames, so a 1-sample clip gives one frame and :meth:`AudioTokenizer.decode` returns exactly
+``T * hop_length`` samples (within one frame of the input length; the 16/24 kHz decoders return 8 samples fewer,
+which are zero-padded).
 Needs the ``[audio]`` extra (torch, ``dac``).
 
 We call ``encode``/``decode`` and not dac's one-shot ``compress``/``decompress``: with the 16 kHz layout the

@@ -4,14 +4,15 @@ Input conversions (documented; everything else is a ValueError naming the clip):
 
 * float waveforms only (integer PCM is rejected: its scale is ambiguous); ``[1, N]`` / ``[N, 1]`` are squeezed
   to mono, other multi-channel arrays are rejected; NaN/inf and empty clips are rejected;
-* any positive integer sample rate up to 768 kHz is resampled to the codec rate with a polyphase FIR filter
-  (``scipy.signal.resample_poly``, Kaiser window; ~50x faster than torchaudio's sinc resampler on CPU):
-  ``y = downsample_D(h * upsample_U(x))`` with ``U / D = codec_rate / source_rate`` reduced by their gcd.
+* any positive integer sample rate up to 768 kHz is resampled to the codec rate by :func:`resample`, the one
+  resampler of the project (the data pipelines' decoder and the acoustic fingerprints use it too): torchaudio's
+  band-limited windowed sinc, ``y[n] = sum_k x[k] h(n / r - k)`` with ``r = target / source`` (reduced by the
+  gcd), ``h`` a Hann-windowed sinc with 6 zero crossings and its cut-off at the lower Nyquist rate;
+  deterministic on CPU. Measured against scipy's polyphase FIR (``resample_poly``) on 12 rate pairs
+  (``bench/bench_resample.py``): 1.18x faster (geometric mean, one thread) and about 5 dB more accurate.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -40,14 +41,16 @@ def validate_waveform(waveform: np.ndarray, sample_rate: int, *, name: str = "wa
 
 
 def resample(wave: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
-    """Mono float32 ``wave`` from ``source_rate`` to ``target_rate`` Hz (polyphase FIR; identity if equal)."""
-    if int(source_rate) == int(target_rate):
+    """Mono float32 ``wave`` from ``source_rate`` to ``target_rate`` Hz (windowed sinc; identity if equal)."""
+    if int(source_rate) == int(target_rate) or len(wave) == 0:
         return wave
-    from scipy.signal import resample_poly
+    import torch
+    import torchaudio.functional as F
 
-    ratio = math.gcd(int(source_rate), int(target_rate))
-    up, down = int(target_rate) // ratio, int(source_rate) // ratio
-    return resample_poly(wave, up, down).astype(np.float32)
+    with torch.no_grad():
+        out = F.resample(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))[None], int(source_rate),
+                         int(target_rate))
+    return out[0].numpy().astype(np.float32, copy=False)
 
 
 def prepare_waveform(waveform: np.ndarray, sample_rate: int, target_rate: int, *, name: str = "waveform") -> np.ndarray:

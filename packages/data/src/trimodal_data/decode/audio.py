@@ -3,8 +3,9 @@
 The header is read first (``soundfile.info``) and files longer than ``max_seconds`` are refused before
 any sample is decoded, so a tiny compressed file cannot expand into gigabytes. Channels are averaged to
 mono; NaN or infinite samples are a reject (``audio_non_finite``), never silently zeroed. Resampling to the
-codec rate uses torchaudio's band-limited sinc resampler (deterministic on CPU); rules that look at the
-source rate (minimum sample rate) get it from :class:`DecodedAudio.source_rate`.
+codec rate uses the project's one resampler (:func:`trimodal_tokenizers.audio_inputs.resample`, band-limited
+windowed sinc, deterministic on CPU); rules that look at the source rate (minimum sample rate) get it from
+:class:`DecodedAudio.source_rate`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import xxhash
 
 from trimodal_data.decode.errors import DecodeError
+from trimodal_tokenizers.audio_inputs import resample
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -46,18 +48,6 @@ class DecodedAudio:
     @property
     def seconds(self) -> float:
         return len(self.samples) / self.sample_rate
-
-
-def resample(samples: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
-    """Band-limited resampling of mono float32 samples (torchaudio's sinc interpolation)."""
-    if source_rate == target_rate or len(samples) == 0:
-        return samples
-    import torch
-    import torchaudio.functional as F
-
-    with torch.no_grad():
-        out = F.resample(torch.from_numpy(np.ascontiguousarray(samples))[None], source_rate, target_rate)
-    return out[0].numpy().astype(np.float32, copy=False)
 
 
 def decode_audio(data: bytes, config: AudioDecodeConfig | None = None) -> DecodedAudio:

@@ -41,6 +41,17 @@ def phash64(image: Image.Image) -> int:
     return int(np.packbits(bits.astype(np.uint8)).view(">u8")[0])
 
 
+def hamming(a: int, b: int) -> int:
+    """Bits that differ between two hashes."""
+    return (a ^ b).bit_count()
+
+
+def band_keys(value: int, max_distance: int) -> list[tuple[int, int]]:
+    """The hash's pigeonhole band keys ``(band index, band bits)``: two hashes within ``max_distance`` bits share
+    at least one."""
+    return [(index, (value >> lo) & ((1 << (hi - lo)) - 1)) for index, (lo, hi) in enumerate(bands(max_distance))]
+
+
 def bands(max_distance: int) -> list[tuple[int, int]]:
     num = max_distance + 1
     edges = [round(i * 64 / num) for i in range(num + 1)]

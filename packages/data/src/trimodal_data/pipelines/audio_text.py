@@ -7,10 +7,14 @@ Stages (each a Beam transform from ``transforms/``; the Beam-free logic lives in
    (folders with transcript sidecars, TSV/JSONL lists, WebDataset tars).
 2. ``DecodeAudio``: guarded decode to mono float32 resampled to the codec's rate, transcript rules,
    audio rules (duration, source sample rate, clipping, silence), and the hash of the decoded PCM.
-3. Exact dedupe on the PCM hash (``duplicate_exact``, the text pipeline's ``ExactDedup``), then transcript
-   near duplicates with the text pipeline's ``MinHashDedup`` (``duplicate_transcript``): the same words
-   read twice, at another gain or with padding, are one example. No audio-embedding stage: see
-   :mod:`trimodal_data.dedup.embedding`.
+3. Dedupe by the audio itself: exact copies by the hash of the decoded PCM (``duplicate_exact``, the text
+   pipeline's ``ExactDedup``; byte-identical files and lossless re-encodings such as WAV -> FLAC decode to the
+   same PCM), then copies of one recording (lossy re-encoding, resampling, another gain, added silence) by
+   their acoustic fingerprints (``duplicate_acoustic``, :mod:`trimodal_data.dedup.acoustic`). Two
+   recordings of one sentence (another speaker, another take) are *not* duplicates: speech corpora read the
+   same sentence many times on purpose, and that is what text-to-speech learns from. Transcript near
+   duplicates (MinHash, ``duplicate_transcript``) are off by default; switched on they are only compared
+   within one speaker unless ``transcript_scope`` is ``all``.
 4. ``Tokenize``: the bundle's DAC codec and transcript BPE through its ``SequenceLayout``
    (task ``t2s``), in batches fixed by id, on the GPU when the worker has one.
 5. ``WriteCorpus`` (shared): shards, rejects, manifest with the summary.
@@ -20,22 +24,27 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+from typing import Literal
 
 import apache_beam as beam
 
 from trimodal_data.decode.audio import AudioDecodeConfig
+from trimodal_data.dedup.acoustic import AcousticDedupConfig
 from trimodal_data.dedup.minhash import MinHashConfig
 from trimodal_data.readers.media_config import MediaReaderConfig
 from trimodal_data.records import AudioItem
 from trimodal_data.rules.audio import AudioRulesConfig
 from trimodal_data.rules.media_text import MediaTextRulesConfig
+from trimodal_data.transforms.dedup_by_edges import DedupByEdges
 from trimodal_data.transforms.exact_dedup import ExactDedup
 from trimodal_data.transforms.media_decode import DecodeAudio
+from trimodal_data.transforms.media_edges import acoustic_edges
 from trimodal_data.transforms.minhash_dedup import MinHashDedup
 from trimodal_data.transforms.tokenize import tokenize_audio_text
 from trimodal_data.transforms.write import WriteConfig
 
 PIPELINE_NAME = "trimodal_data.audio_text"
+ACOUSTIC_REASON = "duplicate_acoustic"
 TRANSCRIPT_REASON = "duplicate_transcript"
 
 
@@ -53,8 +62,18 @@ class AudioTextConfig:
     """Transcript rules and language ID."""
     exact_dedup: bool = True
     """Remove clips whose decoded PCM is identical (keeps the smallest id)."""
-    transcript_minhash: MinHashConfig = dataclasses.field(default_factory=lambda: MinHashConfig(ngram=3))
-    """Transcript near-duplicate removal (3-word shingles: transcripts are short)."""
+    acoustic_dedup: bool = True
+    """Remove copies of one recording by their acoustic fingerprints (keeps the smallest id)."""
+    acoustic: AcousticDedupConfig = dataclasses.field(default_factory=AcousticDedupConfig)
+    """Acoustic-fingerprint settings."""
+    transcript_minhash: MinHashConfig = dataclasses.field(
+        default_factory=lambda: MinHashConfig(enabled=False, ngram=3)
+    )
+    """Transcript near-duplicate removal (3-word shingles: transcripts are short). Off by default: different
+    recordings of one sentence are different examples [ours]."""
+    transcript_scope: Literal["speaker", "all"] = "speaker"
+    """With transcript dedupe on: compare transcripts only within one speaker (clips without a speaker label are
+    compared with nothing), or across ``all`` clips."""
     batch_size: int = 16
     """Clips per codec batch (clips of equal padded length are encoded together)."""
     pad_to_seconds: float = 1.0
@@ -77,6 +96,15 @@ def _item_digest(item: AudioItem) -> str:
     return item.digest
 
 
+def _item_fingerprint(item: AudioItem) -> bytes:
+    return item.fingerprint
+
+
+def _item_speaker(item: AudioItem) -> str:
+    """The transcript-dedupe group: the speaker, or the clip itself when it has no speaker label."""
+    return f"speaker:{item.speaker}" if item.speaker else f"clip:{item.example_id}"
+
+
 def filter_and_dedupe_audio(
     samples: beam.PCollection, *, config: AudioTextConfig, target_rate: int
 ) -> tuple[beam.PCollection, list[beam.PCollection]]:
@@ -86,6 +114,7 @@ def filter_and_dedupe_audio(
         audio_rules=config.audio_rules,
         transcript_rules=config.transcript_rules,
         target_rate=target_rate,
+        acoustic=config.acoustic if config.acoustic_dedup else None,
     )
     items, rejects = decoded.kept, [decoded.rejects]
     if config.exact_dedup:
@@ -94,6 +123,13 @@ def filter_and_dedupe_audio(
         )
         items = exact.kept
         rejects.append(exact.rejects)
+    if config.acoustic_dedup:
+        acoustic = items | "AcousticDedup" >> DedupByEdges(
+            acoustic_edges(config.acoustic, id_fn=_item_id, fingerprint_fn=_item_fingerprint),
+            reason=ACOUSTIC_REASON, id_fn=_item_id, source_fn=_item_source,
+        )
+        items = acoustic.kept
+        rejects.append(acoustic.rejects)
     if config.transcript_minhash.enabled:
         near = items | "TranscriptDedup" >> MinHashDedup(
             config.transcript_minhash,
@@ -101,6 +137,7 @@ def filter_and_dedupe_audio(
             id_fn=_item_id,
             source_fn=_item_source,
             reason=TRANSCRIPT_REASON,
+            group_fn=_item_speaker if config.transcript_scope == "speaker" else None,
         )
         items = near.kept
         rejects.append(near.rejects)

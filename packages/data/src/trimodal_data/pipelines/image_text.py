@@ -34,7 +34,7 @@ from trimodal_data.transforms.clip_score import ClipScore
 from trimodal_data.transforms.dedup_by_edges import DedupByEdges
 from trimodal_data.transforms.exact_dedup import ExactDedup
 from trimodal_data.transforms.media_decode import DecodeImages
-from trimodal_data.transforms.media_edges import EmbeddingEdges, PhashEdges
+from trimodal_data.transforms.media_edges import EmbeddingEdges, phash_edges
 from trimodal_data.transforms.tokenize import tokenize_image_text
 from trimodal_data.transforms.write import WriteConfig
 
@@ -113,7 +113,7 @@ def filter_and_dedupe_images(
         rejects.append(exact.rejects)
     if config.phash_dedup:
         near = items | "PhashDedup" >> DedupByEdges(
-            PhashEdges(config.phash, id_fn=_item_id, hash_fn=_item_phash),
+            phash_edges(config.phash, id_fn=_item_id, hash_fn=_item_phash),
             reason="duplicate_phash", id_fn=_item_id, source_fn=_item_source,
         )
         items = near.kept

@@ -6,7 +6,8 @@ what the dedupe stages need from the full decoded media:
 
 * images: the pixel hash, the pHash and the cheap thumbnail embedding, then a copy shrunk to the tokenizer's
   resolution is carried on (:func:`shrink`);
-* audio: mono float32 resampled to the codec's rate, and the hash of that PCM.
+* audio: mono float32 resampled to the codec's rate, the hash of that PCM and, when acoustic dedupe is on, the
+  acoustic fingerprint (:mod:`trimodal_data.dedup.acoustic`).
 
 Outputs are tagged ``kept`` (:class:`~trimodal_data.records.ImageItem` / :class:`~trimodal_data.records.AudioItem`)
 and ``rejects``.
@@ -25,6 +26,7 @@ from PIL import Image
 from trimodal_data.decode.audio import AudioDecodeConfig, decode_audio, pcm_digest
 from trimodal_data.decode.errors import DecodeError
 from trimodal_data.decode.image import ImageDecodeConfig, decode_image, pixel_digest
+from trimodal_data.dedup.acoustic import AcousticDedupConfig, fingerprint
 from trimodal_data.dedup.embedding import thumbnail_embedding
 from trimodal_data.dedup.perceptual import phash64
 from trimodal_data.metrics import ReasonCounters
@@ -101,10 +103,11 @@ class DecodeImages(beam.PTransform):
 
 class _DecodeAudio(_DecodeMedia):
     def __init__(self, decode: AudioDecodeConfig, audio_rules: AudioRulesConfig,
-                 transcript_rules: MediaTextRulesConfig) -> None:
+                 transcript_rules: MediaTextRulesConfig, acoustic: AcousticDedupConfig | None) -> None:
         self.decode = decode
         self.audio_rules = audio_rules
         self.transcript_rules = transcript_rules
+        self.acoustic = acoustic
 
     def process(self, sample: MediaSample) -> Iterator[Any]:
         reason = media_text_reason(sample.text, self.transcript_rules)
@@ -128,19 +131,24 @@ class _DecodeAudio(_DecodeMedia):
             samples=audio.samples,
             sample_rate=audio.sample_rate,
             digest=pcm_digest(audio),
+            fingerprint=fingerprint(audio.samples, audio.sample_rate, self.acoustic) if self.acoustic else b"",
+            speaker=sample.speaker,
         )
 
 
 class DecodeAudio(beam.PTransform):
     """``PCollection[MediaSample]`` -> tagged ``kept`` (:class:`AudioItem`) and ``rejects``.
 
-    ``target_rate`` (the codec's) replaces ``decode.target_rate``.
+    ``target_rate`` (the codec's) replaces ``decode.target_rate``; with ``acoustic`` every item carries its
+    acoustic fingerprint.
     """
 
     def __init__(self, *, decode: AudioDecodeConfig, audio_rules: AudioRulesConfig,
-                 transcript_rules: MediaTextRulesConfig, target_rate: int) -> None:
+                 transcript_rules: MediaTextRulesConfig, target_rate: int,
+                 acoustic: AcousticDedupConfig | None = None) -> None:
         super().__init__()
-        self.fn = _DecodeAudio(dataclasses.replace(decode, target_rate=target_rate), audio_rules, transcript_rules)
+        self.fn = _DecodeAudio(dataclasses.replace(decode, target_rate=target_rate), audio_rules, transcript_rules,
+                               acoustic)
 
     def expand(self, samples: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         return samples | "Decode" >> beam.ParDo(self.fn).with_outputs("rejects", main="kept")

@@ -23,10 +23,12 @@ _SHINGLES = "shingles"
 
 
 class _Signatures(beam.DoFn):
-    def __init__(self, config: MinHashConfig, text_fn: Callable[[Any], str], id_fn: Callable[[Any], str]) -> None:
+    def __init__(self, config: MinHashConfig, text_fn: Callable[[Any], str], id_fn: Callable[[Any], str],
+                 group_fn: Callable[[Any], str] | None) -> None:
         self.config = config
         self.text_fn = text_fn
         self.id_fn = id_fn
+        self.group_fn = group_fn
 
     def setup(self) -> None:
         self.hasher = MinHasher(self.config)
@@ -37,8 +39,9 @@ class _Signatures(beam.DoFn):
         sig = self.hasher.signature_of_hashes(hashes)
         # Arrays travel as bytes: Beam's coders encode bytes natively but pickle numpy arrays.
         sig_bytes = sig.tobytes()
+        group = self.group_fn(element).encode("utf-8", errors="surrogatepass") + b"\x00" if self.group_fn else b""
         for key in self.hasher.band_keys(sig):
-            yield key, (element_id, sig_bytes)
+            yield group + key, (element_id, sig_bytes)
         if self.config.verify == "exact":
             yield beam.pvalue.TaggedOutput(_SHINGLES, (element_id, hashes.tobytes()))
 
@@ -95,17 +98,23 @@ class _BucketEdges(beam.DoFn):
 
 
 class MinHashEdges(beam.PTransform):
-    """``PCollection[T]`` -> ``PCollection[(id, id)]`` of near-duplicate edges (verified per ``config.verify``)."""
+    """``PCollection[T]`` -> ``PCollection[(id, id)]`` of near-duplicate edges (verified per ``config.verify``).
 
-    def __init__(self, config: MinHashConfig, *, text_fn: Callable[[Any], str], id_fn: Callable[[Any], str]) -> None:
+    With ``group_fn``, LSH band keys are prefixed by the element's group, so only elements of one group (one
+    speaker, say) can become candidates.
+    """
+
+    def __init__(self, config: MinHashConfig, *, text_fn: Callable[[Any], str], id_fn: Callable[[Any], str],
+                 group_fn: Callable[[Any], str] | None = None) -> None:
         super().__init__()
         self.config = config
         self.text_fn = text_fn
         self.id_fn = id_fn
+        self.group_fn = group_fn
 
     def expand(self, pcoll: beam.PCollection) -> beam.PCollection:
         signatures = pcoll | "Signatures" >> beam.ParDo(
-            _Signatures(self.config, self.text_fn, self.id_fn)
+            _Signatures(self.config, self.text_fn, self.id_fn, self.group_fn)
         ).with_outputs(_SHINGLES, main="bands")
         edges = (
             signatures.bands
@@ -134,9 +143,10 @@ class MinHashDedup(DedupByEdges):
         id_fn: Callable[[Any], str],
         source_fn: Callable[[Any], str],
         reason: str = NEAR_REASON,
+        group_fn: Callable[[Any], str] | None = None,
     ) -> None:
         super().__init__(
-            MinHashEdges(config, text_fn=text_fn, id_fn=id_fn),
+            MinHashEdges(config, text_fn=text_fn, id_fn=id_fn, group_fn=group_fn),
             reason=reason,
             id_fn=id_fn,
             source_fn=source_fn,
