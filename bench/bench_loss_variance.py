@@ -1,25 +1,26 @@
 """Variance of the masked-diffusion loss estimator under each time sampler, with and without anti-masking.
 
     uv run trimodal demo --size tiny --out /tmp/diffusion_bench/demo     # real demo tokens (once)
-    uv run python bench/bench_loss_variance.py --mixture /tmp/diffusion_bench/demo/mixture.json
-    uv run python bench/bench_loss_variance.py --reps 16 --num-batches 1   # quick check (random tokens if no
-                                                                          # --mixture)
+    uv run python bench/bench_loss_variance.py --mixture /tmp/diffusion_bench/demo/mixture.json \
+        --model-cache /tmp/diffusion_bench/tiny.safetensors              # the trained tiny model
+    uv run python bench/bench_loss_variance.py --mixture /tmp/diffusion_bench/demo/mixture.json --model oracle
+    uv run python bench/bench_loss_variance.py --reps 8 --num-batches 1 --train-steps 5   # quick check
+                                                                   # (random formatted rows without --mixture)
 
-A fixed tiny model: ``MODEL_PRESETS["tiny"]`` trained for ``--train-steps`` steps with the default objective on
-the same data (so its loss depends on context, as a real model's does), then frozen. For every sampler the
-script draws ``--reps`` Monte Carlo estimates of the step objective ``J = sum nll / eligible`` (and of each
-modality's NELBO per token) on the same ``--num-batches`` fixed global batches of ``--rows`` rows (only the
-times and masks change), and reports their variance averaged over the batches, as a ratio to iid times
-without anti-masking (lower is better; the means must agree within their standard errors, since every
-sampler is unbiased for the same quantity).
+Models. ``tiny``: ``MODEL_PRESETS["tiny"]`` trained for ``--train-steps`` steps with the default objective on
+the same data, then frozen. ``oracle``: a stand-in that uses its context strongly (probability of the target =
+the fraction of the row's eligible tokens left visible), so the loss at a masked position falls with the mask
+rate as a well-trained model's does.
 
-Anti-masking at equal compute: ``--rows`` rows hold ``rows / 2`` examples, each twice (complementary masks).
-Two variances are printed:
-
-* ``fixed data``: the batch's examples held fixed, only times and masks redrawn (the corruption noise); for
-  anti-masking the estimand is then the NELBO of half as many examples;
-* ``with data``: each estimate also draws fresh examples from the loader (``--rows`` distinct examples, or
-  ``rows / 2`` duplicated for anti-masking), the variance an optimizer step's loss actually has.
+For every sampler the script draws ``--reps`` Monte Carlo estimates of the step objective
+``J = sum nll / eligible`` (and of each modality's NELBO per token) on the same ``--num-batches`` fixed global
+batches of ``--rows`` rows (only times and masks change: the corruption noise), and prints their variance
+averaged over the batches as a ratio to iid times without anti-masking, with a 90% bootstrap interval
+(lower is better; the means agree within their standard errors since every sampler is unbiased for the same
+NELBO). The estimator is heavy-tailed (rows at small ``t`` have few masked tokens and weight ``1/t``), so
+ratios need many repetitions. Anti-masking at equal compute: ``--rows`` rows hold ``rows / 2`` examples, each
+twice (complementary masks); its fixed-data estimand is the NELBO of half as many examples. ``--with-data``
+also draws fresh examples for every estimate (the variance an optimizer step's loss actually has).
 """
 
 from __future__ import annotations
@@ -30,14 +31,17 @@ import platform
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 import tyro
+from safetensors.torch import load_file, save_file
 
 from trimodal_core import MixtureManifest, TokenSpace, TokenSpaceConfig
 from trimodal_train.data import Batch, LoaderConfig, build_loader
 from trimodal_train.diffusion import (
+    CorruptedBatch,
     DiffusionConfig,
     backprop_loss,
     corrupt,
@@ -68,6 +72,17 @@ class Args:
     """Root seed (model init, data, corruption)."""
     threads: int = 1
     """torch threads (1 is fastest on a busy 2-core machine)."""
+    model: Literal["tiny", "oracle"] = "tiny"
+    """``tiny``: ``MODEL_PRESETS["tiny"]`` trained here; ``oracle``: p(target) = the row's visible fraction (a
+    strongly context-dependent stand-in, no training)."""
+    model_cache: Path | None = None
+    """safetensors file: the trained tiny model is saved there, and loaded instead of retrained if it exists."""
+    with_data: bool = False
+    """Also measure the variance with fresh examples for every estimate (data noise included)."""
+    samplers: tuple[str, ...] = ()
+    """Sampler names to run (``iid`` always runs); empty runs all."""
+    bootstrap: int = 1000
+    """Bootstrap resamples for the ratio intervals."""
 
 
 SAMPLERS: list[tuple[str, dict, bool]] = [
@@ -149,24 +164,39 @@ def _take(stream: Iterator[Batch], n: int) -> Batch:
     return Batch(step=0, **{f: torch.cat([getattr(p, f) for p in parts]) for f in _FIELDS})
 
 
+def _oracle_logits(c: CorruptedBatch, vocab: int) -> torch.Tensor:
+    """A model that uses its context: p(target) = the row's visible fraction, the rest uniform."""
+    eligible = c.eligible_BL.sum(1, keepdim=True).clamp(min=1).float()
+    lam_BL = ((c.eligible_BL & ~c.masked_BL).sum(1, keepdim=True).float() / eligible).expand_as(c.masked_BL)
+    logits = torch.log((1 - lam_BL) / vocab).unsqueeze(-1).expand(*c.targets_BL.shape, vocab).clone()
+    logits.scatter_(-1, c.targets_BL.unsqueeze(-1), torch.log(lam_BL + (1 - lam_BL) / vocab).unsqueeze(-1))
+    return logits
+
+
 def _estimate(model, batch: Batch, cfg: DiffusionConfig, space: TokenSpace, presence: bool, seed: int, step: int):
     present = modality_presence(batch, config=cfg, token_space=space) if presence else None
     c = corrupt(batch, config=cfg, token_space=space, seed=seed, step=step, present_GM=present)
     with torch.no_grad():
-        logits = model(c.inputs_BL, document_ids_BL=batch.document_ids_BL, span_modality_BL=c.span_modality_BL)
+        if model is None:
+            logits = _oracle_logits(c, space.vocab_size)
+        else:
+            logits = model(c.inputs_BL, document_ids_BL=batch.document_ids_BL, span_modality_BL=c.span_modality_BL)
     sums = loss_sums(logits, c)
     total = float(backprop_loss(sums, global_eligible=eligible_count(c), world_size=1))
     return np.concatenate([[total], nelbo_per_token(sums).numpy()])
 
 
-def main(args: Args) -> None:
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    space, stream, source = _row_stream(args)
+def _tiny_model(args: Args, space: TokenSpace, stream: Iterator[Batch]) -> tuple[torch.nn.Module, str]:
     config = dataclasses.replace(MODEL_PRESETS["tiny"], max_seq_len=max(args.seq_len, 64))
     model = build_model(config, space)
-    train_cfg = DiffusionConfig()
+    if args.model_cache is not None and args.model_cache.exists():
+        model.load_state_dict(load_file(str(args.model_cache)))
+        # Keep the data stream where a fresh run would be after training.
+        for _ in range(args.train_steps * args.rows):
+            next(stream)
+        return model.eval(), f"tiny model loaded from {args.model_cache}"
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
+    train_cfg = DiffusionConfig()
     t0 = time.perf_counter()
     losses = []
     for step in range(args.train_steps):
@@ -178,49 +208,77 @@ def main(args: Args) -> None:
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    model.eval()
+    if args.model_cache is not None:
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(args.model_cache))
     trained = f"loss, mean of 10 steps: {np.mean(losses[:10]):.2f} -> {np.mean(losses[-10:]):.2f}"
-    print(f"# source: {source}; vocab {space.vocab_size}; L={args.seq_len}; rows={args.rows}; "
-          f"tiny model trained {args.train_steps} steps in {time.perf_counter() - t0:.0f} s ({trained}); "
-          f"torch {torch.__version__}, {platform.machine()}, {args.threads} thread(s)")
+    return model.eval(), f"tiny model trained {args.train_steps} steps in {time.perf_counter() - t0:.0f} s ({trained})"
 
-    fixed = [_take(stream, args.rows) for _ in range(args.num_batches)]
-    results = {}
-    t0 = time.perf_counter()
-    for name, fields, presence in SAMPLERS:
-        cfg = DiffusionConfig(**fields)
-        anti = cfg.anti_masking
-        per_batch_var, means = [], []
-        for b, batch in enumerate(fixed):
-            use = duplicate_rows(_rows_of(batch, args.rows // 2)) if anti else batch
-            est = np.stack([_estimate(model, use, cfg, space, presence, 10_000 + b, r) for r in range(args.reps)])
-            per_batch_var.append(np.nanvar(est, 0, ddof=1))
-            means.append(np.nanmean(est, 0))
-        with_data = []
-        for r in range(args.reps):
-            batch = _take(stream, args.rows // 2 if anti else args.rows)
-            with_data.append(_estimate(model, duplicate_rows(batch) if anti else batch, cfg, space, presence,
-                                       20_000, r))
-        with_data = np.stack(with_data)
-        results[name] = (np.mean(per_batch_var, 0), np.mean(means, 0), np.nanvar(with_data, 0, ddof=1),
-                         np.nanmean(with_data, 0), np.nanstd(with_data, 0, ddof=1) / math.sqrt(args.reps))
-        print(f"  {name}: {time.perf_counter() - t0:.0f} s", flush=True)
 
-    base_fixed, base_data = results["iid"][0], results["iid"][2]
+def _ratio_ci(est: list[np.ndarray], base: list[np.ndarray], rng: np.random.Generator, n: int) -> np.ndarray:
+    """5% and 95% bootstrap quantiles of the batch-averaged variance ratio (reps resampled per batch)."""
+    out = np.empty((n, est[0].shape[1]))
+    for i in range(n):
+        num = np.mean([np.nanvar(e[rng.integers(0, len(e), len(e))], 0, ddof=1) for e in est], 0)
+        den = np.mean([np.nanvar(b[rng.integers(0, len(b), len(b))], 0, ddof=1) for b in base], 0)
+        out[i] = num / den
+    return np.quantile(out, [0.05, 0.95], axis=0)
+
+
+def _table(title: str, runs: dict[str, list[np.ndarray]], rng: np.random.Generator, bootstrap: int) -> None:
     cols = ["J", "text", "image", "audio"]
-    print("\n## variance ratio to iid (fixed data: corruption noise only)")
-    print("| sampler | " + " | ".join(cols) + " |")
-    print("|---|" + "---|" * len(cols))
-    for name, (var, *_rest) in results.items():
-        print(f"| {name} | " + " | ".join(f"{v / b:.3f}" for v, b in zip(var, base_fixed, strict=True)) + " |")
-    print("| (iid variance) | " + " | ".join(f"{v:.3g}" for v in base_fixed) + " |")
-    print("\n## variance ratio to iid (with data: fresh examples each estimate, equal compute)")
+    base = runs["iid"]
+    base_var = np.mean([np.nanvar(b, 0, ddof=1) for b in base], 0)
+    print(f"\n## {title}: variance / iid variance [90% bootstrap interval]")
     print("| sampler | " + " | ".join(cols) + " | mean J +- se |")
     print("|---|" + "---|" * (len(cols) + 1))
-    for name, (_v, _m, var, mean, se) in results.items():
-        ratios = " | ".join(f"{v / b:.3f}" for v, b in zip(var, base_data, strict=True))
-        print(f"| {name} | {ratios} | {mean[0]:.3f} +- {se[0]:.3f} |")
-    print("| (iid variance) | " + " | ".join(f"{v:.3g}" for v in base_data) + " | |")
+    for name, est in runs.items():
+        var = np.mean([np.nanvar(e, 0, ddof=1) for e in est], 0)
+        lo, hi = _ratio_ci(est, base, rng, bootstrap)
+        cells = " | ".join(f"{v / b:.2f} [{a:.2f}, {c:.2f}]" for v, b, a, c in zip(var, base_var, lo, hi, strict=True))
+        j = np.concatenate([e[:, 0] for e in est])
+        mean = np.mean([e[:, 0].mean() for e in est])
+        se = math.sqrt(np.mean([e[:, 0].var(ddof=1) / len(e) for e in est]) / len(est))
+        print(f"| {name} | {cells} | {mean:.3f} +- {se:.3f} |" if len(j) else f"| {name} | {cells} | |")
+    print("| (iid variance) | " + " | ".join(f"{v:.3g}" for v in base_var) + " | |")
+
+
+def main(args: Args) -> None:
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    space, stream, source = _row_stream(args)
+    if args.model == "tiny":
+        model, about = _tiny_model(args, space, stream)
+    else:
+        model, about = None, "oracle model (p(target) = the row's visible fraction; no training)"
+    print(f"# source: {source}; vocab {space.vocab_size}; L={args.seq_len}; rows={args.rows}; {about}; "
+          f"reps={args.reps} x {args.num_batches} batches; torch {torch.__version__}, {platform.machine()}, "
+          f"{args.threads} thread(s)", flush=True)
+
+    samplers = [s for s in SAMPLERS if not args.samplers or s[0] in args.samplers or s[0] == "iid"]
+    fixed = [_take(stream, args.rows) for _ in range(args.num_batches)]
+    fixed_runs: dict[str, list[np.ndarray]] = {}
+    data_runs: dict[str, list[np.ndarray]] = {}
+    t0 = time.perf_counter()
+    for name, fields, presence in samplers:
+        cfg = DiffusionConfig(**fields)
+        anti = cfg.anti_masking
+        fixed_runs[name] = []
+        for b, batch in enumerate(fixed):
+            use = duplicate_rows(_rows_of(batch, args.rows // 2)) if anti else batch
+            fixed_runs[name].append(
+                np.stack([_estimate(model, use, cfg, space, presence, 10_000 + b, r) for r in range(args.reps)])
+            )
+        if args.with_data:
+            est = []
+            for r in range(args.reps):
+                batch = _take(stream, args.rows // 2 if anti else args.rows)
+                est.append(_estimate(model, duplicate_rows(batch) if anti else batch, cfg, space, presence, 20_000, r))
+            data_runs[name] = [np.stack(est)]
+        print(f"  {name}: {time.perf_counter() - t0:.0f} s", flush=True)
+    rng = np.random.default_rng(args.seed)
+    _table("fixed data (corruption noise only)", fixed_runs, rng, args.bootstrap)
+    if args.with_data:
+        _table("with data (fresh examples each estimate, equal compute)", data_runs, rng, args.bootstrap)
 
 
 if __name__ == "__main__":
