@@ -5,12 +5,13 @@ Sampling is **inverse-CDF in float64 with 53-bit uniforms**. For logits ``l`` (o
 
     z_i = l_i / T                          (float64)
     z_i = -inf  where top-k / top-p drop i
-    p_i = exp(z_i - max z)                 (float64, unnormalized)
+    p_i = exp(z_i - max z)                 (float64, unnormalized; at T = 1 without filters the max is
+                                            subtracted only when |max| > 600, exp(l) cannot overflow)
     c_j = sum_{i <= j} p_i                 (float64 cumulative sum)
     token = min { j : c_j > u * c_V }      u ~ U[0, 1) on the 2^-53 grid (torch float64 ``rand``)
 
-so ``P(token = j) = p_j / sum p`` up to one float64 rounding per boundary (relative 2^-53 of the total):
-a token 40 nats below the top is still drawn at its rate, and a zero-probability token never is. The common
+so ``P(token = j) = p_j / sum p`` up to the 2^-53 grid of ``u`` (absolute 1.1e-16; 1e-6 relative at 25 nats
+below the top) and one float64 rounding per boundary, and a zero-probability token is never drawn. The common
 float32 Gumbel-max ``argmax(l - log(-log u))`` with 24-bit uniforms caps the noise at
 ``-log(-log(1 - 2^-24)) = 16.6``: tokens more than ~17 nats below the top are drawn too rarely (8% of
 their rate at 18 nats, never at 20 with the usual ``+1e-10``), which lowers the effective temperature
@@ -135,16 +136,23 @@ def draw(
     plain = temperature == 1.0 and top_k is None and (top_p is None or top_p >= 1.0)
     max_N1 = logits_NW.amax(dim=-1, keepdim=True)
     if plain:
-        # One float64 buffer gives the sampling weights and the untempered statistics: exp(l - max) is 1 at
-        # the top, so the total is 1 / top1, and the sampled token's weight is a difference of the CDF.
+        # One float64 buffer gives the sampling weights and the untempered statistics. float64 exp of float32
+        # logits in [-600, 600] neither overflows nor loses a token above e^-1300 relative to the top, so the
+        # max is subtracted only outside that range (a pass saved); the sampled token's weight is a
+        # difference of the CDF and the top one's is exp(max).
+        max64_N1 = max_N1.to(torch.float64)
+        shift = bool((max64_N1.abs() > 600).any())
         cdf_NW = logits_NW.to(torch.float64, copy=True)
-        cdf_NW.sub_(max_N1.to(torch.float64)).exp_().cumsum_(dim=-1)
+        if shift:
+            cdf_NW.sub_(max64_N1)
+        cdf_NW.exp_().cumsum_(dim=-1)
         index_N = _sample_cdf(cdf_NW, uniform_N)
         total_N = cdf_NW[:, -1]
         upper_N = cdf_NW.gather(-1, index_N[:, None]).squeeze(-1)
         lower_N = cdf_NW.gather(-1, (index_N - 1).clamp_min(0)[:, None]).squeeze(-1).masked_fill(index_N == 0, 0.0)
         confidence_N = ((upper_N - lower_N) / total_N).to(torch.float32)
-        top1_N = (1.0 / total_N).to(torch.float32)
+        top_N = torch.ones_like(total_N) if shift else torch.exp(max64_N1.squeeze(-1))
+        top1_N = (top_N / total_N).to(torch.float32)
         q32_NW = torch.softmax(logits_NW, dim=-1) if (margin or entropy) else None
     else:
         if temperature == 0:
