@@ -5,7 +5,7 @@ For each modality, in one run:
 * **baseline**: the raw decode rate (``PIL.Image.open(...).convert("RGB")`` / ``soundfile.read``) over the
   same bytes: the ceiling for any pipeline that has to look at every pixel/sample;
 * **stages** (Beam-free, one process, same data): guarded decode, filters (rules), dedupe (hashes,
-  thumbnail embeddings, phash banding + faiss / PCM hash + transcript MinHash signatures), tokenize (the
+  thumbnail embeddings, phash banding + faiss / PCM hash + acoustic fingerprints with their LSH), tokenize (the
   bundle's image tokenizer or DAC codec plus BPE and the sequence layout), each timed, with its share;
 * **end to end**: the Beam pipeline on the DirectRunner (in process), images/s or audio seconds/s.
 
@@ -123,7 +123,7 @@ def bench_images(bundle_dir: Path, work: Path) -> dict[str, float]:
 
 def bench_audio(bundle_dir: Path, work: Path) -> dict[str, float]:
     from trimodal_data.decode.audio import AudioDecodeConfig, decode_audio, pcm_digest
-    from trimodal_data.dedup.minhash import MinHasher
+    from trimodal_data.dedup import acoustic
     from trimodal_data.pipelines.audio_text import AudioTextConfig
     from trimodal_data.pipelines.media import run_media_pipeline
     from trimodal_data.rules.audio import AudioRulesConfig, audio_reason
@@ -145,8 +145,20 @@ def bench_audio(bundle_dir: Path, work: Path) -> dict[str, float]:
         (audio_reason(a.samples, a.sample_rate, a.source_rate, rules), media_text_reason(t, text_rules))
         for a, (_, t) in zip(audios, clips, strict=True)])
     config = AudioTextConfig()
-    hasher = MinHasher(config.transcript_minhash)
-    t_dedupe, _ = _timed(lambda: ([pcm_digest(a) for a in audios], [hasher.signature(t) for _, t in clips]))
+
+    def dedupe() -> None:
+        """PCM hashes, acoustic fingerprints, LSH bands and the Hamming checks of the candidates."""
+        digests = [pcm_digest(a) for a in audios]
+        prints = [acoustic.fingerprint(a.samples, a.sample_rate, config.acoustic) for a in audios]
+        buckets: dict[bytes, list[int]] = {}
+        for i, fp in enumerate(prints):
+            for key in acoustic.band_keys(fp, config.acoustic):
+                buckets.setdefault(key, []).append(i)
+        pairs = {(a, b) for members in buckets.values() for k, a in enumerate(members) for b in members[k + 1 :]
+                 if acoustic.hamming(prints[a], prints[b]) <= config.acoustic.max_bits}
+        assert len(digests) == len(prints) and pairs is not None
+
+    t_dedupe, _ = _timed(dedupe)
 
     def tokenize() -> None:
         import torch

@@ -16,6 +16,7 @@ from PIL import Image
 from trimodal_data.readers.audio_list import plan_audio_list, read_list_entry
 from trimodal_data.readers.media_config import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, MediaReaderConfig
 from trimodal_data.readers.media_folder import plan_media_folder, read_media_group
+from trimodal_data.readers.media_inputs import check_media_inputs, media_units
 from trimodal_data.readers.media_parquet import read_media_parquet
 from trimodal_data.readers.media_tar import read_media_tar, split_key
 
@@ -197,8 +198,13 @@ def test_transcript_lists_guard_paths(tmp_path: Path) -> None:
     assert AUDIO_EXTENSIONS[0] == "flac"
 
 
-def test_plan_media_units_dispatch(tmp_path: Path) -> None:
-    from trimodal_data.readers.media_inputs import plan_media_units, read_media_unit
+def _units(specs: list[str], kind: str) -> list:
+    check_media_inputs(specs, kind)  # type: ignore[arg-type]
+    return [u for spec in specs for u in media_units(spec, kind=kind, config=CONFIG)]  # type: ignore[arg-type]
+
+
+def test_media_units_dispatch(tmp_path: Path) -> None:
+    from trimodal_data.readers.media_inputs import read_media_unit
     from trimodal_data.records import Reject
 
     (tmp_path / "shards").mkdir()
@@ -209,7 +215,7 @@ def test_plan_media_units_dispatch(tmp_path: Path) -> None:
     (tmp_path / "folder").mkdir()
     (tmp_path / "folder" / "c.png").write_bytes(_jpeg())
     (tmp_path / "folder" / "c.txt").write_text("A red square.")
-    units = plan_media_units([str(tmp_path / "shards"), str(tmp_path / "folder")], "image", CONFIG)
+    units = _units([str(tmp_path / "shards"), str(tmp_path / "folder")], "image")
     assert sorted((u.kind, u.name) for u in units) == [("group", "folder"), ("parquet", "a.parquet"), ("tar", "b.tar")]
     read = [x for u in units for x in read_media_unit(u, kind="image", config=CONFIG)]
     assert sorted(x.example_id for x in read) == ["a.parquet/000000000", "b.tar/k", "folder/c"]
@@ -224,10 +230,16 @@ def test_plan_media_units_dispatch(tmp_path: Path) -> None:
         _add(tar, "u1.flac", buf.getvalue())
         _add(tar, "u1.json", json.dumps({"transcript": "Hello.", "speaker": "s9"}).encode())
     (tmp_path / "audio" / "list.jsonl").write_text("{broken\n")
-    units = plan_media_units([str(tmp_path / "audio")], "audio", CONFIG)
+    units = _units([str(tmp_path / "audio")], "audio")
     read = [x for u in units for x in read_media_unit(u, kind="audio", config=CONFIG)]
     assert [type(x).__name__ for x in read] == ["Reject", "MediaSample"]
     assert isinstance(read[0], Reject) and read[0].reason == "bad_list_line"
     assert read[1].media_ext == "flac" and read[1].speaker == "s9"  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="no such file"):
-        plan_media_units([str(tmp_path / "missing.tar")], "image", CONFIG)
+        check_media_inputs([str(tmp_path / "missing.tar")], "image")
+    with pytest.raises(ValueError, match="transcript lists must be local"):
+        check_media_inputs(["gs://bucket/list.tsv"], "audio")
+    with pytest.raises(ValueError, match="remote folder"):
+        check_media_inputs(["gs://bucket/clips/"], "audio")
+    with pytest.raises(ValueError, match="no filesystem for this scheme"):
+        check_media_inputs(["nosuchfs://bucket/shards/*.tar"], "image")

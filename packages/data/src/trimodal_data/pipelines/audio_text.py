@@ -3,7 +3,7 @@
 Stages (each a Beam transform from ``transforms/``; the Beam-free logic lives in ``readers/``, ``decode/``,
 ``rules/``, ``dedup/``; :mod:`trimodal_data.pipelines.media` wires read and write around them):
 
-1. ``ReadFiles`` (shared with the text pipeline) over the read units of :mod:`readers.media_inputs`
+1. ``ReadInputs`` (shared with the text pipeline) over the read units of :mod:`readers.media_inputs`
    (folders with transcript sidecars, TSV/JSONL lists, WebDataset tars).
 2. ``DecodeAudio``: guarded decode to mono float32 resampled to the codec's rate, transcript rules,
    audio rules (duration, source sample rate, clipping, silence), and the hash of the decoded PCM.
@@ -81,8 +81,10 @@ class AudioTextConfig:
     frames: batches then share shapes (the codec encodes equal lengths together, and CPU conv kernels are
     set up once per shape). Only the last 1-3 frames can differ from unpadded encoding (their receptive field
     sees appended silence instead of the conv's own zero padding): 31 of 13,516 codes on 12 demo clips."""
-    num_batch_buckets: int = 16
-    """Buckets that fix the batches (see ``transforms/batches.py``)."""
+    batch_bucket_items: int = 256
+    """About this many clips per bucket that fixes the batches; the number of buckets is sized from the data
+    (``transforms/batches.py``). A clip carries ``4 x rate x seconds`` bytes (30 s at 44.1 kHz: 5.3 MB), so a
+    bucket holds at most about 1.4 GB at the default, typically far less."""
     write: WriteConfig = dataclasses.field(default_factory=WriteConfig)
     """Shards and rejects."""
 
@@ -147,6 +149,6 @@ def filter_and_dedupe_audio(
 def tokenize_audio(bundle_dir: str, config: AudioTextConfig) -> beam.PTransform:
     """Stage 4: ``PCollection[AudioItem]`` -> ``PCollection[ShardRecord]`` (task ``t2s``)."""
     return tokenize_audio_text(
-        bundle_dir, batch_size=config.batch_size, num_buckets=config.num_batch_buckets,
+        bundle_dir, batch_size=config.batch_size, items_per_bucket=config.batch_bucket_items,
         pad_to_seconds=config.pad_to_seconds,
     )

@@ -3,7 +3,7 @@
 Stages (each a Beam transform from ``transforms/``; the Beam-free logic lives in ``readers/``, ``decode/``,
 ``rules/``, ``dedup/``; :mod:`trimodal_data.pipelines.media` wires read and write around them):
 
-1. ``ReadFiles`` (shared with the text pipeline) over the read units of :mod:`readers.media_inputs`.
+1. ``ReadInputs`` (shared with the text pipeline) over the read units of :mod:`readers.media_inputs`.
 2. ``DecodeImages``: guarded decode, image rules, caption rules; computes the pixel hash, the pHash and
    the cheap thumbnail embedding on the full image, then keeps a copy shrunk to the tokenizer's resolution.
 3. ``ClipScore`` (only with a CLIP checkpoint): caption/image cosine below the threshold is a reject,
@@ -65,8 +65,10 @@ class ImageTextConfig:
     """Embedding near-duplicate settings (tune ``threshold`` per embedding: 0.98 suits the thumbnails)."""
     batch_size: int = 64
     """Images per CLIP / tokenizer batch."""
-    num_batch_buckets: int = 16
-    """Buckets that fix the batches (see ``transforms/batches.py``)."""
+    batch_bucket_items: int = 1024
+    """About this many images per bucket that fixes the batches; the number of buckets is sized from the data
+    (``transforms/batches.py``). An image item carries at most ``resolution^2 x 3`` bytes of pixels (192 KB at
+    256 px), so a bucket holds about 200 MB at the default."""
     write: WriteConfig = dataclasses.field(default_factory=WriteConfig)
     """Shards and rejects."""
 
@@ -101,7 +103,7 @@ def filter_and_dedupe_images(
             clip_checkpoint,
             rules=config.image_rules,
             batch_size=config.batch_size,
-            num_buckets=config.num_batch_buckets,
+            items_per_bucket=config.batch_bucket_items,
         )
         items = scored.kept
         rejects.append(scored.rejects)
@@ -130,4 +132,4 @@ def filter_and_dedupe_images(
 
 def tokenize_images(bundle_dir: str, config: ImageTextConfig) -> beam.PTransform:
     """Stage 5: ``PCollection[ImageItem]`` -> ``PCollection[ShardRecord]`` (task ``t2i``)."""
-    return tokenize_image_text(bundle_dir, batch_size=config.batch_size, num_buckets=config.num_batch_buckets)
+    return tokenize_image_text(bundle_dir, batch_size=config.batch_size, items_per_bucket=config.batch_bucket_items)

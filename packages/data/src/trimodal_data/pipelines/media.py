@@ -1,9 +1,10 @@
 """Build and run the image-text and audio-text pipelines on any Beam runner.
 
 :func:`build_media_pipeline` wires read -> filter/dedupe (:mod:`.image_text` / :mod:`.audio_text`) ->
-tokenize -> ``WriteCorpus`` into a pipeline; :func:`run_media_pipeline` plans the read units, checks the
-tokenizer bundle (and CLIP checkpoint) before any worker starts, prepares the output folder, runs on the
-runner named by the Beam options and returns the summary stored in the manifest. Every input element is
+tokenize -> ``WriteCorpus`` into a pipeline; :func:`run_media_pipeline` checks the inputs (their filesystems,
+that each matches something; listing them into read units is the pipeline's first step, on the workers), the
+tokenizer bundle and CLIP checkpoint before any worker starts, prepares the output folder, runs on the runner
+named by the Beam options and returns the summary stored in the manifest. Every input element is
 accounted for: ``kept + rejected + duplicates_removed == read``.
 """
 
@@ -26,19 +27,37 @@ from trimodal_data.pipelines.image_text import PIPELINE_NAME as IMAGE_PIPELINE
 from trimodal_data.pipelines.image_text import ImageTextConfig, filter_and_dedupe_images, tokenize_images
 from trimodal_data.pipelines.options import make_pipeline_options
 from trimodal_data.pipelines.run import run_to_summary
-from trimodal_data.readers.media_inputs import MediaKind, MediaUnit, plan_media_units, read_media_unit
-from trimodal_data.transforms.read import ReadFiles
+from trimodal_data.readers.media_inputs import (
+    MediaKind,
+    MediaUnit,
+    check_media_inputs,
+    media_units,
+    read_media_unit,
+)
+from trimodal_data.transforms.read import ReadInputs
 from trimodal_data.transforms.write import WriteCorpus, prepare_output_dir
 
 log = logging.getLogger(__name__)
 MediaConfig = ImageTextConfig | AudioTextConfig
 
 
+def _unit_key(unit: MediaUnit) -> str:
+    return unit.key
+
+
+def _unit_location(unit: MediaUnit) -> str:
+    return unit.location
+
+
+def _unit_name(unit: MediaUnit) -> str:
+    return unit.name
+
+
 def build_media_pipeline(
     pipeline: beam.Pipeline,
     *,
     kind: MediaKind,
-    units: Sequence[MediaUnit],
+    inputs: Sequence[str],
     config: MediaConfig,
     tokenizer_dir: str,
     corpus_dir: str,
@@ -52,8 +71,14 @@ def build_media_pipeline(
 
     ``model_size`` is the image tokenizer's resolution (images) or the codec's sample rate (audio).
     """
-    read_fn = functools.partial(read_media_unit, kind=kind, config=config.read)
-    read = pipeline | "ReadMedia" >> ReadFiles(units, read_fn)
+    read = pipeline | "ReadMedia" >> ReadInputs(
+        inputs,
+        expand_fn=functools.partial(media_units, kind=kind, config=config.read),
+        read_fn=functools.partial(read_media_unit, kind=kind, config=config.read),
+        key_fn=_unit_key,
+        location_fn=_unit_location,
+        name_fn=_unit_name,
+    )
     if kind == "image":
         assert isinstance(config, ImageTextConfig)
         items, rejects = filter_and_dedupe_images(
@@ -65,7 +90,8 @@ def build_media_pipeline(
         items, rejects = filter_and_dedupe_audio(read.elements, config=config, target_rate=model_size)
         records = items | "Tokenize" >> tokenize_audio(tokenizer_dir, config)
     all_rejects = (read.rejects, *rejects) | "AllRejects" >> beam.Flatten()
-    return {"examples": records, "rejects": all_rejects, "read": read.read} | "Write" >> WriteCorpus(
+    outputs = {"examples": records, "rejects": all_rejects, "read": read.read, "names": read.names}
+    return outputs | "Write" >> WriteCorpus(
         corpus_dir, name=name, token_space=token_space, provenance=provenance, config=config.write
     )
 
@@ -90,9 +116,7 @@ def run_media_pipeline(
 
     require_media_extra(kind)  # before reading anything: a base install says which extra to add
 
-    units = plan_media_units(inputs, kind, config.read)
-    if not units:
-        raise ValueError(f"--input {list(inputs)}: nothing to read")
+    check_media_inputs(inputs, kind)  # fail before any worker starts; the listing runs in the pipeline
     bundle = TokenizerBundle.load(tokenizer)  # fail early on a bad bundle, before any worker starts
     if kind == "image":
         if bundle.image is None:
@@ -118,7 +142,7 @@ def run_media_pipeline(
     provenance = {
         "pipeline": pipeline_name,
         "config": to_jsonable(config),
-        "inputs": sorted({u.name for u in units}),
+        "inputs": None,  # the names of the inputs read, filled in by WriteCorpus
         "clip_checkpoint": Path(clip).name if clip else None,
         "tokenizer_fingerprint": bundle.tokenizer_fingerprint,
         "versions": package_versions(
@@ -126,12 +150,12 @@ def run_media_pipeline(
             "imagehash", "faiss-cpu", "open-clip-torch", "torch",
         ),
     }
-    log.info("%s pipeline: %d read units -> %s", kind, len(units), out)
+    log.info("%s pipeline: %d inputs -> %s", kind, len(inputs), out)
     pipeline = beam.Pipeline(options=options)
     build_media_pipeline(
         pipeline,
         kind=kind,
-        units=units,
+        inputs=inputs,
         config=config,
         tokenizer_dir=str(Path(tokenizer).resolve()),
         corpus_dir=str(out.resolve()),

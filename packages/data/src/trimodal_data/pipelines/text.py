@@ -1,9 +1,9 @@
 """The text corpus pipeline: read -> normalize + filter -> exact dedupe -> MinHash dedupe -> tokenize -> write.
 
-:func:`build_text_pipeline` wires the reusable transforms into a Beam pipeline; :func:`run_text_pipeline`
-lists the inputs, prepares the output folder, runs the pipeline on the runner named by the Beam options,
-and returns the summary stored in the manifest. Every document read is accounted for in the summary:
-``kept + rejected + duplicates_removed == read``.
+:func:`build_text_pipeline` wires the reusable transforms into a Beam pipeline; :func:`run_text_pipeline` checks
+the inputs (listing them is the pipeline's first step, on the workers), prepares the output folder, runs the
+pipeline on the runner named by the Beam options, and returns the summary stored in the manifest. Every document
+read is accounted for in the summary: ``kept + rejected + duplicates_removed == read``.
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ from trimodal_data.dedup.minhash import MinHashConfig
 from trimodal_data.hashing import text_key
 from trimodal_data.pipelines.options import make_pipeline_options
 from trimodal_data.pipelines.run import run_to_summary
-from trimodal_data.readers.files import InputFile, list_input_files
+from trimodal_data.readers.files import InputFile, check_inputs, input_files
 from trimodal_data.readers.text import SUPPORTED_SUFFIXES, TextReadConfig, read_text_file
 from trimodal_data.records import Document
 from trimodal_data.rules.text_filters import TextFiltersConfig
 from trimodal_data.transforms.exact_dedup import ExactDedup
 from trimodal_data.transforms.filter import FilterText
 from trimodal_data.transforms.minhash_dedup import MinHashDedup
-from trimodal_data.transforms.read import ReadFiles
+from trimodal_data.transforms.read import ReadInputs
 from trimodal_data.transforms.tokenize import TokenizeConfig, tokenize_text
 from trimodal_data.transforms.write import WriteConfig, WriteCorpus, prepare_output_dir
 
@@ -61,10 +61,18 @@ def _doc_key(doc: Document) -> bytes:
     return text_key(doc.text)
 
 
+def _file_name(file: InputFile) -> str:
+    return file.name
+
+
+def _file_path(file: InputFile) -> str:
+    return file.path
+
+
 def build_text_pipeline(
     pipeline: beam.Pipeline,
     *,
-    files: Sequence[InputFile],
+    inputs: Sequence[str],
     config: TextPipelineConfig,
     tokenizer_dir: str,
     corpus_dir: str,
@@ -73,7 +81,14 @@ def build_text_pipeline(
     provenance: dict[str, Any],
 ) -> beam.PCollection:
     """Add the whole text pipeline to ``pipeline``; returns the one-element summary ``PCollection``."""
-    read = pipeline | "ReadText" >> ReadFiles(files, functools.partial(read_text_file, config=config.read))
+    read = pipeline | "ReadText" >> ReadInputs(
+        inputs,
+        expand_fn=functools.partial(input_files, suffixes=SUPPORTED_SUFFIXES),
+        read_fn=functools.partial(read_text_file, config=config.read),
+        key_fn=_file_name,
+        location_fn=_file_path,
+        name_fn=_file_name,
+    )
     filtered = read.elements | "FilterText" >> FilterText(config.filters)
     docs = filtered.kept
     rejects = [read.rejects, filtered.rejects]
@@ -90,7 +105,8 @@ def build_text_pipeline(
         rejects.append(near.rejects)
     records = docs | "Tokenize" >> tokenize_text(tokenizer_dir, config.tokenize)
     all_rejects = tuple(rejects) | "AllRejects" >> beam.Flatten()
-    return {"examples": records, "rejects": all_rejects, "read": read.read} | "Write" >> WriteCorpus(
+    outputs = {"examples": records, "rejects": all_rejects, "read": read.read, "names": read.names}
+    return outputs | "Write" >> WriteCorpus(
         corpus_dir, name=name, token_space=token_space, provenance=provenance, config=config.write
     )
 
@@ -108,7 +124,7 @@ def run_text_pipeline(
     """Build the corpus in ``output``; return the summary (also in ``output/manifest.json``)."""
     from trimodal_tokenizers.bundle import TokenizerBundle
 
-    files = list_input_files(inputs, SUPPORTED_SUFFIXES)
+    check_inputs(inputs, SUPPORTED_SUFFIXES)  # fail before any worker starts; the listing runs in the pipeline
     bundle = TokenizerBundle.load(tokenizer)  # fail early on a bad bundle, before any worker starts
     options = make_pipeline_options(beam_args)
     out = prepare_output_dir(output, overwrite=overwrite)
@@ -116,17 +132,17 @@ def run_text_pipeline(
     provenance = {
         "pipeline": PIPELINE_NAME,
         "config": to_jsonable(config),
-        "inputs": [{"name": f.name} for f in files],
+        "inputs": None,  # the names of the files read, filled in by WriteCorpus
         "tokenizer_fingerprint": bundle.tokenizer_fingerprint,
         "versions": package_versions(
             "trimodal-data", "trimodal-core", "trimodal-tokenizers", "apache-beam", "tokenizers", "langid"
         ),
     }
-    _log.info("text pipeline: %d input files -> %s", len(files), out)
+    _log.info("text pipeline: %d inputs -> %s", len(inputs), out)
     pipeline = beam.Pipeline(options=options)
     build_text_pipeline(
         pipeline,
-        files=files,
+        inputs=inputs,
         config=config,
         tokenizer_dir=str(Path(tokenizer).resolve()),
         corpus_dir=str(out.resolve()),

@@ -1,16 +1,22 @@
-"""Expand the ``--input`` arguments (files, folders, globs) into a sorted, de-duplicated list of files.
+"""Expand the ``--input`` arguments (files, folders, globs) into sorted, de-duplicated lists of files.
 
 Modality-agnostic: the caller passes the suffixes it can read. Each file gets a *name* relative to the
 root it was found under (a folder or the fixed prefix of a glob), used in document ids, so ids do not
 depend on where the corpus is mounted; a name that is not UTF-8 gets U+FFFD for its undecodable bytes
-(:func:`~trimodal_data.readers.fields.display_name`), so ids and rejects can always be written. Done once at
-pipeline-construction time, on the launching machine.
+(:func:`~trimodal_data.readers.fields.display_name`), so ids and rejects can always be written.
+
+Two steps, so that a huge input list never has to be held by the launcher: :func:`check_inputs` runs at launch
+and fails before any worker starts on an input that matches nothing or whose filesystem Beam does not have
+(it stops at the first matching file of each input); :func:`input_files` lists one input completely and runs
+inside the pipeline, one input per work item (``transforms/read.py``). Remote inputs (``gs://``, ``s3://``...)
+are files or globs, listed and opened through Beam's ``FileSystems``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import glob
+import itertools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -78,3 +84,47 @@ def list_input_files(inputs: Sequence[str], suffixes: Sequence[str]) -> list[Inp
                 raise ValueError(f"--input: two files get the same name {name!r}: {found[name]} and {path}")
             found[name] = path
     return [InputFile(path=found[name], name=name) for name in sorted(found)]
+
+
+def input_files(spec: str, suffixes: Sequence[str]) -> list[InputFile]:
+    """The files of one ``--input`` (see :func:`list_input_files`)."""
+    return list_input_files([spec], suffixes)
+
+
+def _has_file(folder: str, suffixes: tuple[str, ...]) -> bool:
+    return any(name.endswith(suffixes) and not name.startswith(".") for _, _, names in os.walk(folder)
+               for name in names)
+
+
+def check_remote_filesystem(spec: str) -> None:
+    """``ValueError`` naming the input when Beam has no filesystem for its scheme (``gs://`` without the extra)."""
+    try:
+        FileSystems.get_filesystem(spec)
+    except ValueError as exc:
+        raise ValueError(f"--input {spec!r}: Beam has no filesystem for this scheme ({exc}); install the matching "
+                         f"Beam extra (apache-beam[gcp] for gs://, apache-beam[aws] for s3://)") from None
+
+
+def check_inputs(inputs: Sequence[str], suffixes: Sequence[str]) -> None:
+    """Fail at launch on an input that cannot be read; cheap (stops at the first matching file of each input)."""
+    if not inputs:
+        raise ValueError("--input: give at least one file, folder or glob")
+    suffix_tuple = tuple(suffixes)
+    for spec in inputs:
+        if "://" in spec:
+            check_remote_filesystem(spec)
+            if _GLOB_CHARS & set(spec):
+                found = FileSystems.match([spec], limits=[1])[0].metadata_list
+            else:
+                found = [spec] if FileSystems.exists(spec) else []
+            if not found:
+                raise ValueError(f"--input {spec!r}: matches no file")
+        elif os.path.isdir(spec):
+            if not _has_file(spec, suffix_tuple):
+                raise ValueError(f"--input {spec!r}: no files ending in {', '.join(suffixes)}")
+        elif _GLOB_CHARS & set(spec):
+            matches = (p for p in glob.iglob(spec, recursive=True) if p.endswith(suffix_tuple))
+            if next(itertools.islice(matches, 1), None) is None:
+                raise ValueError(f"--input {spec!r}: no files ending in {', '.join(suffixes)}")
+        elif not os.path.isfile(spec):
+            raise ValueError(f"--input {spec!r}: no such file or folder")

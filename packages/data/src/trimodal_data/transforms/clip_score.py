@@ -14,7 +14,6 @@ from typing import Any
 
 import apache_beam as beam
 
-from trimodal_data.metrics import ReasonCounters
 from trimodal_data.records import ImageItem, Reject
 from trimodal_data.rules.image import ImageRulesConfig, clip_score_reason
 from trimodal_data.transforms.batches import FixedBatches
@@ -30,7 +29,6 @@ class _ClipScore(beam.DoFn):
         from trimodal_data.clip_embedder import ClipEmbedder
 
         self.clip = ClipEmbedder(self.checkpoint, batch_size=self.batch_size)
-        self.counters = ReasonCounters()
 
     def process(self, batch: list[ImageItem]) -> Iterator[Any]:
         image_emb = self.clip.embed_images([item.image() for item in batch])
@@ -40,7 +38,6 @@ class _ClipScore(beam.DoFn):
             if reason is None:
                 yield dataclasses.replace(item, embedding=vector)
             else:
-                self.counters.reject(reason)
                 yield beam.pvalue.TaggedOutput(
                     "rejects",
                     Reject(id=item.example_id, source=item.source, reason=reason, detail=f"score {score:.4f}"),
@@ -54,17 +51,18 @@ def _example_id(item: ImageItem) -> str:
 class ClipScore(beam.PTransform):
     """``PCollection[ImageItem]`` -> tagged ``kept`` (with CLIP embeddings) and ``rejects``."""
 
-    def __init__(self, checkpoint: str, *, rules: ImageRulesConfig, batch_size: int, num_buckets: int) -> None:
+    def __init__(self, checkpoint: str, *, rules: ImageRulesConfig, batch_size: int, items_per_bucket: int) -> None:
         super().__init__()
         self.checkpoint = checkpoint
         self.rules = rules
         self.batch_size = batch_size
-        self.num_buckets = num_buckets
+        self.items_per_bucket = items_per_bucket
 
     def expand(self, items: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         return (
             items
-            | "Batch" >> FixedBatches(id_fn=_example_id, batch_size=self.batch_size, num_buckets=self.num_buckets)
+            | "Batch"
+            >> FixedBatches(id_fn=_example_id, batch_size=self.batch_size, items_per_bucket=self.items_per_bucket)
             | "Score" >> beam.ParDo(_ClipScore(self.checkpoint, self.rules, self.batch_size)).with_outputs(
                 "rejects", main="kept"
             )

@@ -14,7 +14,6 @@ from typing import Any
 
 import apache_beam as beam
 
-from trimodal_data.metrics import ReasonCounters
 from trimodal_data.records import Reject
 from trimodal_data.transforms.components import ConnectedComponents
 
@@ -24,15 +23,11 @@ class _Split(beam.DoFn):
         self.source_fn = source_fn
         self.reason = reason
 
-    def setup(self) -> None:
-        self.counters = ReasonCounters()
-
     def process(self, element: tuple[str, dict[str, list[Any]]]) -> Iterator[Any]:
         element_id, joined = element
         roots = list(joined["root"])
         for item in joined["item"]:
             if roots:
-                self.counters.reject(self.reason)
                 yield beam.pvalue.TaggedOutput(
                     "rejects", Reject(id=element_id, source=self.source_fn(item), reason=self.reason, detail=min(roots))
                 )

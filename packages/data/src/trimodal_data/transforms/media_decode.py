@@ -50,7 +50,6 @@ class _DecodeMedia(beam.DoFn):
         self.counters = ReasonCounters()
 
     def _reject(self, sample: MediaSample, reason: str, detail: str = "") -> beam.pvalue.TaggedOutput:
-        self.counters.reject(reason)
         return beam.pvalue.TaggedOutput(
             "rejects", Reject(id=sample.example_id, source=sample.source, reason=reason, detail=detail)
         )

@@ -33,7 +33,7 @@ class _WriteBucket(beam.DoFn):
     def process(self, element: tuple[int, Iterable[Reject]]) -> Iterator[str]:
         bucket, rejects = element
         ordered = sorted(rejects, key=lambda r: (r.id, r.reason, r.source, r.detail))
-        for reject in ordered:
+        for reject in ordered:  # the one place every reject is counted, once
             self.counters.reject(reject.reason)
         name = f"rejects-b{bucket:05d}.{self.fmt}"
         atomic_write_bytes(Path(self.out_dir) / name, rejects_to_bytes(ordered, self.fmt))

@@ -139,13 +139,14 @@ def tokenize_text(bundle_dir: str, config: TokenizeConfig = TokenizeConfig()) ->
     return Tokenize(TextTokenizeFn(bundle_dir), batching=batching)
 
 
-def tokenize_image_text(bundle_dir: str, *, batch_size: int, num_buckets: int) -> Tokenize:
+def tokenize_image_text(bundle_dir: str, *, batch_size: int, items_per_bucket: int) -> Tokenize:
     """Image items -> ``t2i`` records, in batches fixed by id."""
-    batching = FixedBatches(id_fn=_example_id, batch_size=batch_size, num_buckets=num_buckets)
+    batching = FixedBatches(id_fn=_example_id, batch_size=batch_size, items_per_bucket=items_per_bucket)
     return Tokenize(ImageTextTokenizeFn(bundle_dir), batching=batching)
 
 
-def tokenize_audio_text(bundle_dir: str, *, batch_size: int, num_buckets: int, pad_to_seconds: float) -> Tokenize:
+def tokenize_audio_text(bundle_dir: str, *, batch_size: int, items_per_bucket: int, pad_to_seconds: float
+                        ) -> Tokenize:
     """Audio items -> ``t2s`` records, in batches fixed by id."""
-    batching = FixedBatches(id_fn=_example_id, batch_size=batch_size, num_buckets=num_buckets)
+    batching = FixedBatches(id_fn=_example_id, batch_size=batch_size, items_per_bucket=items_per_bucket)
     return Tokenize(AudioTextTokenizeFn(bundle_dir, pad_to_seconds), batching=batching)

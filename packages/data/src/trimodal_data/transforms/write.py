@@ -12,6 +12,8 @@ Modality-agnostic; the text, image-text and audio-text pipelines all end with it
 * ``rejects``: ``PCollection[Reject]`` (filter rejects and ``duplicate_*`` removals), written with the
   writer's own rejects by :class:`~trimodal_data.transforms.rejects.WriteRejects`.
 * ``read``: ``PCollection[int]``: counts of input elements read (summed; usually one 1 per element).
+* ``names`` (optional): ``PCollection[str]``: the source names of the inputs read; the sorted distinct names
+  become ``provenance["inputs"]`` (``[{"name": ...}]``).
 
 The output is a one-element ``PCollection`` holding the summary dict (see ``metrics.build_summary``), which
 is also stored under ``provenance["summary"]`` of ``manifest.json``, written last via ``CorpusManifest``.
@@ -95,7 +97,6 @@ class _WriteShardBucket(beam.DoFn):
         bucket, records = element
         ordered, rejects = order_bucket(records)
         for reject in rejects:
-            self.counters.reject(reject.reason)
             yield beam.pvalue.TaggedOutput(WRITER_REJECTS, reject)
         writer_config = ShardWriterConfig(
             target_bytes=self.config.shard_target_bytes, rows_per_batch=self.config.rows_per_batch
@@ -118,6 +119,7 @@ def _write_manifest(
     reasons: dict[str, int],
     num_read: int,
     reject_files: list[str],
+    input_names: list[str] | None = None,
 ) -> dict[str, Any]:
     ordered = sorted(shards, key=lambda s: s.path)
     tokens: dict[str, int] = {}
@@ -128,6 +130,8 @@ def _write_manifest(
         num_read=num_read, num_kept=sum(s.rows for s in ordered), reasons=reasons, tokens=tokens
     )
     provenance = dict(provenance)
+    if input_names is not None:
+        provenance["inputs"] = [{"name": name} for name in sorted(set(input_names))]
     manifest = CorpusManifest(
         name=name,
         token_space=token_space,
@@ -193,6 +197,10 @@ class WriteCorpus(beam.PTransform):
             | "ReasonDict" >> beam.combiners.ToDict()
         )
         num_read = inputs["read"] | "SumRead" >> beam.CombineGlobally(sum)
+        extra: dict[str, Any] = {}
+        if "names" in inputs:
+            names = inputs["names"] | "DistinctNames" >> beam.Distinct() | "AllNames" >> beam.combiners.ToList()
+            extra["input_names"] = beam.pvalue.AsSingleton(names)
         return shards | "WriteManifest" >> beam.Map(
             _write_manifest,
             corpus_dir=self.corpus_dir,
@@ -203,4 +211,5 @@ class WriteCorpus(beam.PTransform):
             reasons=beam.pvalue.AsSingleton(reasons),
             num_read=beam.pvalue.AsSingleton(num_read),
             reject_files=beam.pvalue.AsList(reject_files),
+            **extra,
         )
