@@ -26,8 +26,9 @@ from pathlib import Path
 
 import torch
 
+from trimodal_tokenizers.image_decode import ANY_FORMAT, ImageDecodeConfig, decode_image, open_image
 from trimodal_tokenizers.image_fsq import ImageTokenizer, ImageTokenizerConfig
-from trimodal_tokenizers.image_io import load_image, load_image_bytes, uint8_to_unit
+from trimodal_tokenizers.image_io import uint8_to_unit
 from trimodal_tokenizers.image_train import collect_images
 
 STAMPS = Path("/usr/share/tuxpaint/stamps")
@@ -37,7 +38,8 @@ DEMO_IMAGES = Path(__file__).resolve().parents[1] / "pipelines" / "demo_data" / 
 def load_inputs(count: int) -> list:
     source = STAMPS if STAMPS.is_dir() else DEMO_IMAGES
     items = collect_images(source, max_images=count)
-    images = [load_image_bytes(x, name=n) if isinstance(x, bytes) else load_image(x) for n, x in items]
+    config = ImageDecodeConfig(formats=ANY_FORMAT)
+    images = [decode_image(x, config, name=n) if isinstance(x, bytes) else open_image(x, config) for n, x in items]
     return (images * (count // len(images) + 1))[:count]
 
 

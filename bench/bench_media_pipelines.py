@@ -67,14 +67,15 @@ def _print_stages(title: str, unit: str, amount: float, stages: dict[str, float]
 
 
 def bench_images(bundle_dir: Path, work: Path) -> dict[str, float]:
-    from trimodal_data.decode.image import decode_image, pixel_digest
     from trimodal_data.dedup import embedding, perceptual
+    from trimodal_data.hashing import pixel_digest
     from trimodal_data.pipelines.image_text import ImageTextConfig
     from trimodal_data.pipelines.media import run_media_pipeline
     from trimodal_data.rules.image import ImageRulesConfig, image_reason
     from trimodal_data.rules.media_text import MediaTextRulesConfig, media_text_reason
     from trimodal_data.transforms.media_decode import shrink
     from trimodal_tokenizers.bundle import TokenizerBundle
+    from trimodal_tokenizers.image_decode import decode_image
 
     pairs: list[tuple[bytes, str]] = []
     for tar in sorted((DEMO / "image_text").glob("*.tar")):
@@ -122,8 +123,9 @@ def bench_images(bundle_dir: Path, work: Path) -> dict[str, float]:
 
 
 def bench_audio(bundle_dir: Path, work: Path) -> dict[str, float]:
-    from trimodal_data.decode.audio import AudioDecodeConfig, decode_audio, pcm_digest
+    from trimodal_data.decode.audio import AudioDecodeConfig, decode_audio
     from trimodal_data.dedup import acoustic
+    from trimodal_data.hashing import pcm_digest
     from trimodal_data.pipelines.audio_text import AudioTextConfig
     from trimodal_data.pipelines.media import run_media_pipeline
     from trimodal_data.rules.audio import AudioRulesConfig, audio_reason

@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from trimodal_data.decode.audio import AudioDecodeConfig, decode_audio, pcm_digest
-from trimodal_data.decode.errors import DecodeError
+from trimodal_data.decode.audio import AudioDecodeConfig, decode_audio
+from trimodal_data.hashing import pcm_digest
 from trimodal_data.rules.audio import (
     AudioRulesConfig,
     audio_reason,
     clipped_fraction,
     silent_fraction,
 )
+from trimodal_tokenizers.decode_error import DecodeError
 
 CLIPS = Path(__file__).resolve().parents[2] / "pipelines" / "demo_data" / "audio_text" / "clips"
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from trimodal_data.clip_embedder import ClipEmbedder, check_clip_checkpoint, save_random_clip
+from trimodal_data.clip_embedder import ClipEmbedder, check_clip_checkpoint
 from trimodal_data.rules.image import ImageRulesConfig, clip_score_reason, image_reason
 from trimodal_data.rules.media_text import MediaTextRulesConfig, media_text_reason
 
@@ -51,7 +51,7 @@ def test_language_check_can_be_disabled() -> None:
 
 
 @pytest.mark.slow  # builds and runs a random-init CLIP: about 20 s
-def test_random_clip_checkpoint_scores(tmp_path: Path) -> None:
+def test_random_clip_checkpoint_scores(tmp_path: Path, save_random_clip) -> None:
     folder = save_random_clip(tmp_path / "clip", seed=0)
     clip = ClipEmbedder(folder, device="cpu")
     images = [Image.new("RGB", (64, 64), c) for c in ((255, 0, 0), (0, 255, 0), (0, 0, 255))]

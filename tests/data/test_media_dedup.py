@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from trimodal_data.decode.image import decode_image, pixel_digest
 from trimodal_data.dedup import embedding, perceptual
-from trimodal_data.dedup.media_clusters import keepers_from_pairs
+from trimodal_data.hashing import pixel_digest
 from trimodal_data.readers.media_config import IMAGE_EXTENSIONS, MediaReaderConfig
 from trimodal_data.readers.media_tar import read_media_tar
+from trimodal_tokenizers.image_decode import decode_image
 
 DEMO = Path(__file__).resolve().parents[2] / "pipelines" / "demo_data" / "image_text"
 
@@ -83,16 +83,25 @@ def test_reencoded_and_resized_copies_hash_close() -> None:
     assert (perceptual.phash64(other) ^ hashes[0]).bit_count() > 10
 
 
-def test_keepers_smallest_id_and_chains() -> None:
-    ids = ["d", "b", "a", "c", "e"]
-    assert keepers_from_pairs(ids, [(0, 1), (3, 0), (1, 2)]) == {"b": "a", "c": "a", "d": "a"}
-    assert keepers_from_pairs(ids, [(3, 0), (1, 2), (0, 1)]) == {"b": "a", "c": "a", "d": "a"}
-    assert keepers_from_pairs(ids, []) == {}
-
-
 def test_embedding_validation() -> None:
     with pytest.raises(ValueError, match="2-D"):
         embedding.near_duplicate_pairs(np.zeros(3), embedding.EmbeddingDedupConfig())
     with pytest.raises(ValueError, match="threshold"):
         embedding.EmbeddingDedupConfig(threshold=2.0)
     assert embedding.near_duplicate_pairs(np.ones((1, 4)), embedding.EmbeddingDedupConfig()) == []
+
+
+def _png(image: Image.Image, level: int) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", compress_level=level)
+    return buf.getvalue()
+
+
+def test_pixel_digest_ignores_container_bytes_but_not_pixels() -> None:
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8))
+    png_a, png_b = _png(photo, 1), _png(photo, 9)
+    assert png_a != png_b
+    assert pixel_digest(decode_image(png_a)) == pixel_digest(decode_image(png_b))
+    other = photo.copy()
+    other.putpixel((0, 0), (0, 0, 0))
+    assert pixel_digest(decode_image(_png(other, 6))) != pixel_digest(decode_image(png_a))

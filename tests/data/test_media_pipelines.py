@@ -23,7 +23,6 @@ import soundfile as sf
 from PIL import Image
 
 from trimodal_core import CorpusManifest, ShardReader
-from trimodal_data.clip_embedder import save_random_clip
 from trimodal_data.commands import run_audio_text, run_image_text
 from trimodal_data.pipelines.audio_text import AudioTextConfig
 from trimodal_data.pipelines.image_text import ImageTextConfig
@@ -208,7 +207,8 @@ def test_image_text_pipeline_end_to_end(bundle_dir: Path, image_inputs: tuple, t
     assert not [r for r in _read_rejects(manifest) if " at 0x" in r.detail]
 
 
-def test_image_text_clip_filter_and_cli(bundle_dir: Path, image_inputs: tuple, tmp_path: Path) -> None:
+def test_image_text_clip_filter_and_cli(bundle_dir: Path, image_inputs: tuple, tmp_path: Path,
+                                        save_random_clip) -> None:
     inputs, _, _ = image_inputs
     clip = save_random_clip(tmp_path / "clip")
     config_file = tmp_path / "stages.json"

@@ -50,9 +50,9 @@ def real_images() -> list[object]:
         if len(paths) >= 30:
             return [paths[i] for i in range(0, len(paths), max(1, len(paths) // 30))][:30]
     if DEMO_IMAGES.is_dir():
-        from trimodal_tokenizers.image_io import load_image_bytes
+        from trimodal_tokenizers.image_decode import decode_image
 
         # Tar members come back as encoded bytes; the tests want decoded images, as from the stamp files.
-        return [load_image_bytes(item, name=name) if isinstance(item, bytes) else item
+        return [decode_image(item, name=name) if isinstance(item, bytes) else item
                 for name, item in collect_images(DEMO_IMAGES, max_images=30)]
     pytest.skip("no real images on this machine (install tuxpaint-stamps-default)")

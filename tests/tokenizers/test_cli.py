@@ -10,7 +10,7 @@ from PIL import Image
 
 from trimodal_tokenizers.bundle import TokenizerBundle
 from trimodal_tokenizers.cli import main
-from trimodal_tokenizers.image_io import load_image
+from trimodal_tokenizers.image_decode import open_image
 
 
 def test_help_lists_the_subcommands(capsys: pytest.CaptureFixture[str]) -> None:
@@ -26,7 +26,7 @@ def test_train_build_and_inspect_end_to_end(
     images = tmp_path / "images"
     images.mkdir()
     for i, item in enumerate(real_images[:6]):
-        (load_image(item) if isinstance(item, Path) else item).save(images / f"{i}.png")  # type: ignore[union-attr]
+        (open_image(item) if isinstance(item, Path) else item).save(images / f"{i}.png")  # type: ignore[union-attr]
     inputs = [str(p) for p in corpus_files[:3]]
     assert main(["train-text", "--input", *inputs, "--bpe.vocab-size", "400", "--out", str(tmp_path / "text")]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["vocab_size"] == 400

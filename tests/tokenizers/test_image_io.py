@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from trimodal_tokenizers.image_io import fit_square, load_image, load_image_bytes, to_rgb
+from trimodal_tokenizers.image_decode import DecodeError, ImageDecodeConfig, decode_image, open_image, to_rgb
+from trimodal_tokenizers.image_io import fit_square
 
 
 def _png_bytes(image: Image.Image) -> bytes:
@@ -18,37 +19,39 @@ def _png_bytes(image: Image.Image) -> bytes:
 
 def test_zero_byte_truncated_and_non_image_files(tmp_path: Path) -> None:
     (tmp_path / "empty.png").write_bytes(b"")
-    with pytest.raises(ValueError, match=r"empty.png: empty \(0-byte\)"):
-        load_image(tmp_path / "empty.png")
+    with pytest.raises(DecodeError, match=r"empty.png: empty \(0-byte\)"):
+        open_image(tmp_path / "empty.png")
     noise = Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))
     data = _png_bytes(noise)
     (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match="cut.png: truncated or corrupt"):
-        load_image(tmp_path / "cut.png")
+    with pytest.raises(DecodeError, match="cut.png: truncated or corrupt") as info:
+        open_image(tmp_path / "cut.png")
+    assert info.value.reason == "image_corrupt"
     (tmp_path / "text.png").write_text("not an image")
-    with pytest.raises(ValueError, match="text.png: not a readable image"):
-        load_image(tmp_path / "text.png")
+    with pytest.raises(DecodeError, match="text.png: not a readable image"):
+        open_image(tmp_path / "text.png")
     with pytest.raises(ValueError, match="not found"):
-        load_image(tmp_path / "missing.png")
+        open_image(tmp_path / "missing.png")
     with pytest.raises(ValueError, match="not a regular file"):
-        load_image(tmp_path)
-    with pytest.raises(ValueError, match="member: empty"):
-        load_image_bytes(b"", name="member")
+        open_image(tmp_path)
+    with pytest.raises(DecodeError, match="member: empty"):
+        decode_image(b"", name="member")
 
 
 def test_decompression_bomb_guard_checks_the_header(tmp_path: Path) -> None:
     (tmp_path / "big.png").write_bytes(_png_bytes(Image.new("RGB", (300, 200))))
-    with pytest.raises(ValueError, match="big.png: 300x200 exceeds max_pixels=1000"):
-        load_image(tmp_path / "big.png", max_pixels=1000)
-    assert load_image(tmp_path / "big.png").size == (300, 200)
+    with pytest.raises(DecodeError, match=r"big.png: too many pixels .*300x200 > 1000 pixels"):
+        open_image(tmp_path / "big.png", ImageDecodeConfig(max_pixels=1000))
+    assert open_image(tmp_path / "big.png").size == (300, 200)
 
 
 def test_sixteen_bit_images_are_scaled_to_eight_bits(tmp_path: Path) -> None:
     values = np.array([[0, 257 * 100], [65535, 257 * 7]], dtype=np.uint16)
     Image.fromarray(values).save(tmp_path / "deep.png")
-    image = load_image(tmp_path / "deep.png")
+    image = Image.open(tmp_path / "deep.png")
     assert image.mode.startswith("I")
     rgb = np.asarray(to_rgb(image))
+    np.testing.assert_array_equal(np.asarray(open_image(tmp_path / "deep.png")), rgb)  # the decoder does the same
     np.testing.assert_array_equal(rgb[..., 0], [[0, 100], [255, 7]])
     assert (rgb[..., 0] == rgb[..., 2]).all()
 

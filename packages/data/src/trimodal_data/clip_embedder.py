@@ -84,23 +84,3 @@ class ClipEmbedder:
     def scores(image_embeddings: np.ndarray, text_embeddings: np.ndarray) -> np.ndarray:
         """Per-pair cosine similarity of matching rows."""
         return np.einsum("nd,nd->n", image_embeddings, text_embeddings).astype(np.float32)
-
-
-def save_random_clip(folder: str | Path, *, seed: int = 0, embed_dim: int = 32, image_size: int = 32) -> Path:
-    """Write a tiny random-init open_clip model in the ``local-dir`` layout (for tests and benchmarks)."""
-    import open_clip
-    import torch
-    from safetensors.torch import save_model
-
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    model_cfg = {
-        "embed_dim": embed_dim,
-        "vision_cfg": {"image_size": image_size, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
-        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-    }
-    (out / "open_clip_config.json").write_text(json.dumps({"model_cfg": model_cfg}, indent=2, sort_keys=True))
-    torch.manual_seed(seed)
-    model = open_clip.CLIP(**model_cfg)
-    save_model(model, str(out / "open_clip_model.safetensors"))
-    return out

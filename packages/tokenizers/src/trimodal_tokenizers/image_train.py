@@ -41,8 +41,9 @@ except ImportError as exc:
     ) from exc
 
 from trimodal_tokenizers.devices import resolve_device
+from trimodal_tokenizers.image_decode import ANY_FORMAT, ImageDecodeConfig, decode_image, open_image, to_rgb
 from trimodal_tokenizers.image_fsq import ImageAutoencoder, ImageTokenizer, ImageTokenizerConfig, config_to_dict
-from trimodal_tokenizers.image_io import fit_square, load_image, load_image_bytes, to_rgb, uint8_to_unit
+from trimodal_tokenizers.image_io import fit_square, uint8_to_unit
 
 _log = logging.getLogger(__name__)
 
@@ -155,15 +156,15 @@ def preprocess_items(
 ) -> tuple[np.ndarray, list[str], int]:
     """``uint8 [N, 3, R, R]``, the names kept, and the number of rejected images (bad files are logged)."""
     pixels, names, rejected = [], [], 0
+    decode = ImageDecodeConfig(max_pixels=config.max_pixels, formats=ANY_FORMAT, background=config.background)
     for name, item in progress(items, desc="preprocess images", total=len(items), unit="img"):
         try:
             if isinstance(item, bytes):
-                image = load_image_bytes(item, name=name, max_pixels=config.max_pixels)
+                rgb = decode_image(item, decode, name=name)
             elif isinstance(item, Image.Image):
-                image = item
+                rgb = to_rgb(item, background=config.background, name=name)
             else:
-                image = load_image(item, max_pixels=config.max_pixels)  # type: ignore[arg-type]
-            rgb = to_rgb(image, background=config.background, name=name)
+                rgb = open_image(item, decode)  # type: ignore[arg-type]
             square = fit_square(rgb, config.resolution, fit=config.fit, background=config.background)
         except ValueError as exc:
             rejected += 1

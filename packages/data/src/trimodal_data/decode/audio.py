@@ -14,10 +14,9 @@ import dataclasses
 import io
 
 import numpy as np
-import xxhash
 
-from trimodal_data.decode.errors import DecodeError
 from trimodal_tokenizers.audio_inputs import resample
+from trimodal_tokenizers.decode_error import DecodeError
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -86,11 +85,3 @@ def decode_audio(data: bytes, config: AudioDecodeConfig | None = None) -> Decode
     target = config.target_rate or rate
     return DecodedAudio(samples=resample(mono, rate, target), sample_rate=target, source_rate=rate,
                         source_channels=channels)
-
-
-def pcm_digest(audio: DecodedAudio) -> str:
-    """A 128-bit hash of the decoded samples and rate: equal for byte-different files with identical PCM."""
-    h = xxhash.xxh3_128()
-    h.update(f"{audio.sample_rate}:".encode())
-    h.update(np.ascontiguousarray(audio.samples, dtype=np.float32).tobytes())
-    return h.hexdigest()

@@ -23,7 +23,6 @@ import operator
 import apache_beam as beam
 import numpy as np
 
-from trimodal_data.decode.image import ImageDecodeConfig
 from trimodal_data.dedup.embedding import EmbeddingDedupConfig
 from trimodal_data.dedup.perceptual import PerceptualDedupConfig
 from trimodal_data.readers.media_config import MediaReaderConfig
@@ -37,6 +36,7 @@ from trimodal_data.transforms.media_decode import DecodeImages
 from trimodal_data.transforms.media_edges import EmbeddingEdges, phash_edges
 from trimodal_data.transforms.tokenize import tokenize_image_text
 from trimodal_data.transforms.write import WriteConfig
+from trimodal_tokenizers.image_decode import ImageDecodeConfig
 
 PIPELINE_NAME = "trimodal_data.image_text"
 

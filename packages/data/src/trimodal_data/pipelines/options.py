@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, SetupOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions, StandardOptions
 
 DEFAULT_RUNNER = "DirectRunner"
 REFUSED_RUNNERS = {"DaskRunner": "it drops pipeline branches and metrics (see /work/shared/INFRA.md)"}
@@ -34,7 +34,3 @@ def make_pipeline_options(beam_args: Sequence[str], *, default_runner: str = DEF
         raise ValueError("--save_main_session is not supported: ship the code as packages (--extra_package)")
     return options
 
-
-def num_direct_workers(options: PipelineOptions) -> int:
-    """The DirectRunner's worker count (for logging)."""
-    return int(options.view_as(DirectOptions).direct_num_workers or 1)

@@ -1,6 +1,7 @@
 """``DecodeImages`` and ``DecodeAudio``: raw media samples -> decoded, filtered items, failures as rejects.
 
-Both run the caption/transcript rules first (cheap), then the guarded decoder (:mod:`trimodal_data.decode`),
+Both run the caption/transcript rules first (cheap), then the guarded decoder (the one image decoder,
+:mod:`trimodal_tokenizers.image_decode`; :mod:`trimodal_data.decode.audio`),
 then the modality's rules (:mod:`trimodal_data.rules.image`, :mod:`trimodal_data.rules.audio`), and compute
 what the dedupe stages need from the full decoded media:
 
@@ -23,17 +24,18 @@ import apache_beam as beam
 import numpy as np
 from PIL import Image
 
-from trimodal_data.decode.audio import AudioDecodeConfig, decode_audio, pcm_digest
-from trimodal_data.decode.errors import DecodeError
-from trimodal_data.decode.image import ImageDecodeConfig, decode_image, pixel_digest
+from trimodal_data.decode.audio import AudioDecodeConfig, decode_audio
 from trimodal_data.dedup.acoustic import AcousticDedupConfig, fingerprint
 from trimodal_data.dedup.embedding import thumbnail_embedding
 from trimodal_data.dedup.perceptual import phash64
+from trimodal_data.hashing import pcm_digest, pixel_digest
 from trimodal_data.metrics import ReasonCounters
 from trimodal_data.records import AudioItem, ImageItem, MediaSample, Reject
 from trimodal_data.rules.audio import AudioRulesConfig, audio_reason
 from trimodal_data.rules.image import ImageRulesConfig, image_reason
 from trimodal_data.rules.media_text import MediaTextRulesConfig, media_text_reason
+from trimodal_tokenizers.decode_error import DecodeError
+from trimodal_tokenizers.image_decode import ImageDecodeConfig, decode_image
 
 
 def shrink(image: Image.Image, side: int) -> Image.Image:

@@ -155,10 +155,11 @@ class PromptBuilder:
         return row
 
     def _i2t(self, request: GenerationRequest, row: _Row) -> _Row:
-        from trimodal_tokenizers.image_io import load_image
+        from trimodal_tokenizers.image_decode import ANY_FORMAT, ImageDecodeConfig, open_image
 
         image = self._require(self.bundle.image, "an image tokenizer", request)
-        codes = image.encode_batch([load_image(request.image)])[0]  # type: ignore[arg-type]
+        picture = open_image(request.image, ImageDecodeConfig(formats=ANY_FORMAT))  # type: ignore[arg-type]
+        codes = image.encode_batch([picture])[0]
         row.task("i2t")
         self._media_span(row, Modality.IMAGE, self.space.to_global(Modality.IMAGE, codes), None, condition=True)
         row.special("bot", Modality.TEXT)
