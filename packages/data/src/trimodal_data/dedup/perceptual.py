@@ -59,16 +59,11 @@ def bands(max_distance: int) -> list[tuple[int, int]]:
 
 
 def near_duplicate_pairs(hashes: Sequence[int], config: PerceptualDedupConfig) -> list[tuple[int, int]]:
-    """Index pairs ``(i, j)``, ``i < j``, whose hashes are within ``config.max_distance`` bits, sorted."""
-    found: set[tuple[int, int]] = set()
-    for lo, hi in bands(config.max_distance):
-        mask = ((1 << (hi - lo)) - 1) << lo
-        buckets: dict[int, list[int]] = defaultdict(list)
-        for index, value in enumerate(hashes):
-            buckets[value & mask].append(index)
-        for members in buckets.values():
-            for a_pos, a in enumerate(members):
-                for b in members[a_pos + 1 :]:
-                    if (a, b) not in found and (hashes[a] ^ hashes[b]).bit_count() <= config.max_distance:
-                        found.add((a, b))
-    return sorted(found)
+    """Index pairs ``(i, j)``, ``i < j``, whose hashes are within ``config.max_distance`` bits, sorted: the
+    pipeline's ``HammingEdges`` in one process (same band keys, same check), for benchmarks and small sets."""
+    buckets: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for index, value in enumerate(hashes):
+        for key in band_keys(value, config.max_distance):
+            buckets[key].append(index)
+    return sorted({(a, b) for members in buckets.values() for k, a in enumerate(members) for b in members[k + 1 :]
+                   if hamming(hashes[a], hashes[b]) <= config.max_distance})
