@@ -26,6 +26,7 @@ def test_unknown_subcommand_fails(capsys: pytest.CaptureFixture[str]) -> None:
     assert "unknown subcommand 'bogus'" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # one fresh process per subcommand: 40-70 s per tool on the shared 2-core machine
 @pytest.mark.parametrize("tool", ["data", "tokenizers", "train", "eval"])
 def test_every_subcommand_has_help(tool: str) -> None:
     """`--help` works for every tool and for every one of its subcommands (each in a fresh process)."""

@@ -207,6 +207,7 @@ def test_image_text_pipeline_end_to_end(bundle_dir: Path, image_inputs: tuple, t
     assert not [r for r in _read_rejects(manifest) if " at 0x" in r.detail]
 
 
+@pytest.mark.slow  # a random-init CLIP in the pipeline: about 25 s
 def test_image_text_clip_filter_and_cli(bundle_dir: Path, image_inputs: tuple, tmp_path: Path,
                                         save_random_clip) -> None:
     inputs, _, _ = image_inputs
@@ -233,6 +234,7 @@ def _wav(samples: np.ndarray, rate: int = 16000) -> bytes:
     return buf.getvalue()
 
 
+@pytest.mark.slow  # decodes and encodes every demo clip: about 60 s on the shared 2-core machine
 def test_audio_text_pipeline_end_to_end(bundle_dir: Path, tmp_path: Path) -> None:
     clips = DEMO / "audio_text" / "clips"
     planted = sorted(p.stem for p in clips.glob("planted-dup-*.ogg"))
