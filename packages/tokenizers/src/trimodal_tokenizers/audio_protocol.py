@@ -33,6 +33,8 @@ class DiscreteAudioTokenizer(Protocol):
 
     kind: str
     num_codebooks: int
+    hop_length: int
+    """Samples per frame at ``sample_rate`` (a clip of N samples gives ``ceil(N / hop_length)`` frames)."""
 
     @property
     def codebook_size(self) -> int: ...
