@@ -72,7 +72,8 @@ def _check_outputs(out, lines, bundle) -> dict[str, dict]:
         sidecars[line["id"]] = info
     assert sidecars["asr"]["settings"]["row_seed"] == 123
     assert sidecars["dog"]["settings"]["temperature"] == 0.5 and sidecars["cat"]["settings"]["temperature"] == 1.0
-    assert sidecars["fill"]["full_text"].startswith("import")
+    if "fill" in sidecars:
+        assert sidecars["fill"]["full_text"].startswith("import")
     return sidecars
 
 
@@ -94,6 +95,7 @@ def test_generate_every_task_and_batch_independence(tmp_path, prompts, bundle, t
             assert (tmp_path / "out4" / name).read_bytes() == (tmp_path / "out1" / name).read_bytes()
 
 
+@pytest.mark.slow  # ~25 s on 2 cores, mostly importing and running trimodal_train's export (DCP state dicts)
 def test_cli_generate_from_an_exported_run(tmp_path, prompts, bundle) -> None:
     from trimodal_eval.cli import main
     from trimodal_train.distributed import DistContext
@@ -108,7 +110,10 @@ def test_cli_generate_from_an_exported_run(tmp_path, prompts, bundle) -> None:
     export_model(model, run / "model", model_config=config, token_space=bundle.token_space, train_config={},
                  maskable_specials=("eot",), step=7, ctx=ctx)
     bundle.save(tmp_path / "bundle")
-    path, lines = prompts
+    _, all_lines = prompts
+    lines = [line for line in all_lines if line["id"] in ("story", "cat", "hello", "asr", "dog")]
+    path = tmp_path / "few.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     code = main(["generate", "--model", str(run), "--bundle", str(tmp_path / "bundle"), "--prompts", str(path),
                  "--batch-size", "3", "--image-sampler.steps", "3", "--audio-sampler.steps", "3",
                  "--text-sampler.block-length", "4"])

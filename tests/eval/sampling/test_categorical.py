@@ -141,9 +141,9 @@ def test_top_p_nucleus_larger_than_the_first_candidate_prefix() -> None:
     from trimodal_eval.sampling import filter_logits
 
     gen = torch.Generator().manual_seed(5)
-    logits = torch.randn(1000, generator=gen, dtype=torch.float64) * 0.3
+    logits = torch.randn(400, generator=gen, dtype=torch.float64) * 0.3
     kept = torch.isfinite(filter_logits(logits[None], top_p=0.5)[0])
-    assert 300 < int(kept.sum()) < 700
-    counts = _frequencies(logits, 60_000, seed=6, top_p=0.5)
+    assert 120 < int(kept.sum()) < 280
+    counts = _frequencies(logits, 20_000, seed=6, top_p=0.5)
     assert int(counts[~kept].sum()) == 0
     assert _chi_square_p(counts[kept], torch.softmax(logits, 0)[kept]) > 1e-3
