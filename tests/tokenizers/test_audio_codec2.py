@@ -216,7 +216,8 @@ def test_round_trip_stays_intelligible_to_an_offline_recognizer(codec: Codec2Tok
 
     Codec 2 works at 8 kHz, so the fair reference is the original resampled to 8 kHz (and back to the 16 kHz the
     recognizer wants). Measured here on these 8 clips (per-utterance CMN): original at 16 kHz 0.23, band-limited
-    to 8 kHz 0.42, Codec 2 round trip 0.53; random codes are not understood (WER ~1).
+    to 8 kHz 0.42, Codec 2 round trip 0.43 and 0.53 in two runs (the decoder's unvoiced phases are random);
+    random codes of the same lengths 0.86-1.0. About 220 s on the loaded 2-core machine.
     """
     jiwer = pytest.importorskip("jiwer")
     pocketsphinx = pytest.importorskip("pocketsphinx")
@@ -233,16 +234,19 @@ def test_round_trip_stays_intelligible_to_an_offline_recognizer(codec: Codec2Tok
         hyp = decoder.hyp()
         return words(hyp.hypstr if hyp is not None else "")
 
-    refs, band_limited, round_trip = [], [], []
-    for wave, rate, transcript in demo_clips(8):
+    refs, band_limited, round_trip, noise = [], [], [], []
+    rng = np.random.default_rng(0)
+    for i, (wave, rate, transcript) in enumerate(demo_clips(8)):
         refs.append(words(transcript))
         band_limited.append(recognize(resample(wave, rate, 8000), 8000))
-        round_trip.append(recognize(codec.decode(codec.encode(wave, rate)), codec.sample_rate))
+        codes = codec.encode(wave, rate)
+        round_trip.append(recognize(codec.decode(codes), codec.sample_rate))
+        if i < 4:  # the control: random codes of the same length
+            noise.append(recognize(codec.decode(rng.integers(0, 256, size=codes.shape)), codec.sample_rate))
     wer_8k, wer_codec2 = jiwer.wer(refs, band_limited), jiwer.wer(refs, round_trip)
-    noise = codec.decode(np.random.default_rng(0).integers(0, 256, size=(8, 250)))
-    wer_noise = jiwer.wer(refs[0], recognize(noise, codec.sample_rate) or "<silence>")
+    wer_noise = jiwer.wer(refs[:4], [h or "<silence>" for h in noise])
     print(f"pocketsphinx WER: 8 kHz original {wer_8k:.3f}, codec2 round trip {wer_codec2:.3f}, noise {wer_noise:.3f}")
     assert wer_8k < 0.55
     assert wer_codec2 < wer_8k + 0.2
     assert wer_codec2 < 0.65
-    assert wer_noise > 0.9
+    assert wer_noise > 0.8 and wer_noise > wer_codec2 + 0.25
