@@ -22,14 +22,13 @@ def split_validation(mixture: Path, out: Path, *, fraction: float) -> dict[str, 
     from trimodal_core.manifest import MixtureManifest
     from trimodal_core.split import split_mixture
 
-    sides = split_mixture(mixture, out, fraction=fraction, salt=SPLIT_SALT, overwrite=True)
+    split_mixture(mixture, out, fraction=fraction, salt=SPLIT_SALT, overwrite=True)
     rows = {}
     for side in ("train", "val"):
         manifest = MixtureManifest.load(out / f"{side}.json")
         rows[side] = {n: c.num_rows for n, c in manifest.load_components().items()}
     _say("split", f"validation {fraction:.0%} by hash of example id: " + ", ".join(
         f"{n} {rows['train'][n]}/{rows['val'][n]}" for n in rows["train"]) + f" (train/val rows) -> {out}")
-    assert set(sides) == {"train", "val"}
     return {"train": str(out / "train.json"), "val": str(out / "val.json"), "rows": rows, "fraction": fraction,
             "salt": SPLIT_SALT}
 
@@ -65,7 +64,9 @@ def train(config: Any) -> dict[str, Any]:
     job = executor.submit(TrainJob(config))
     _say("train", f"submitted job {job.job_id} to submitit's local executor; logs in {run_dir / 'submitit'}")
     result = job.result()
-    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    from trimodal_eval.scaling.collect import read_metrics
+
+    records = read_metrics(run_dir / "metrics.jsonl")
     last = records[-1]
     first = records[0]
     _say("train", f"{result.final_step} steps in {time.perf_counter() - started:.0f} s, loss "

@@ -9,7 +9,7 @@ import io
 from collections.abc import Mapping, Sequence
 
 
-def _figure(width: float = 6.4, height: float = 3.8):  # type: ignore[no-untyped-def]
+def new_figure(width: float = 6.4, height: float = 3.8):  # type: ignore[no-untyped-def]
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -37,7 +37,7 @@ def line_plot_png(
     log_y: bool = False,
 ) -> bytes:
     """One line per named ``(x, y)`` series; empty series are skipped (a plot with none says so)."""
-    plt, fig, ax = _figure()
+    plt, fig, ax = new_figure()
     drawn = 0
     for name, (x, y) in series.items():
         if len(x) == 0:

@@ -8,14 +8,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from trimodal_eval.report.figures import _figure, to_png
+from trimodal_eval.report.figures import new_figure, to_png
 from trimodal_eval.scaling.fit import ScalingFit, compute_optimal_tokens
 
 
 def plot_fit_png(n: Sequence[float], d: Sequence[float], loss: Sequence[float], fit: ScalingFit, *,
                  title: str) -> bytes:
     """Measured points (one colour per model size) and the fitted law as lines over the token range."""
-    plt, fig, ax = _figure()
+    plt, fig, ax = new_figure()
     n_arr, d_arr, l_arr = (np.asarray(x, dtype=np.float64) for x in (n, d, loss))
     grid = np.geomspace(d_arr.min() / 1.5, d_arr.max() * 1.5, 64)
     for size in np.unique(n_arr):
@@ -35,7 +35,7 @@ def plot_fit_png(n: Sequence[float], d: Sequence[float], loss: Sequence[float], 
 
 def plot_frontier_png(fits: Mapping[str, ScalingFit], n_range: tuple[float, float], *, title: str) -> bytes:
     """``D*(N)`` per modality, with the bootstrap 95% band where the fit has refits."""
-    plt, fig, ax = _figure()
+    plt, fig, ax = new_figure()
     grid = np.geomspace(n_range[0], n_range[1], 64)
     for name, fit in fits.items():
         (line,) = ax.plot(grid, compute_optimal_tokens(fit.law, grid), label=name)
@@ -57,7 +57,7 @@ def plot_batch_curves_png(curves: Mapping[str, tuple[Sequence[float], Sequence[f
                           ylabel: str = "validation loss", critical_tokens: float | None = None) -> bytes:
     """Loss against tokens seen, one line per run (label e.g. ``B=64 sde``); an optional marker where the
     predicted critical batch is reached."""
-    plt, fig, ax = _figure()
+    plt, fig, ax = new_figure()
     for label, (tokens, loss) in curves.items():
         ax.plot(list(tokens), list(loss), label=label)
     if critical_tokens is not None:
