@@ -82,6 +82,20 @@ def test_greedy_statistics_and_ties() -> None:
     torch.testing.assert_close(d.entropy_N, -(q * q.log()).sum(-1))
 
 
+def test_entropy_is_finite_with_underflowing_probabilities_and_flush_denormal() -> None:
+    """A probability that underflows to 0 adds 0 to the entropy, also where a process flushes denormals."""
+    logits = torch.tensor([[0.0, -200.0, 3.0, -150.0]])
+    q = torch.softmax(logits.double(), -1)
+    expected = -(q * q.log()).sum(-1).float()
+    supported = torch.set_flush_denormal(True)
+    try:
+        d = draw(logits, torch.zeros(1, dtype=torch.float64), temperature=0.0, entropy=True)
+    finally:
+        torch.set_flush_denormal(False)
+    assert supported and d.entropy_N is not None
+    torch.testing.assert_close(d.entropy_N, expected)
+
+
 def test_zero_probability_is_never_drawn_even_at_the_last_uniform() -> None:
     w = torch.tensor([[0.3, 0.7, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]], dtype=torch.float64)
     u = torch.full((2,), 1.0 - 2.0**-53, dtype=torch.float64)

@@ -174,5 +174,7 @@ def draw(
         margin_N = top2_N2[:, 0] - (top2_N2[:, 1] if top2_N2.shape[-1] > 1 else 0.0)
     if entropy:
         assert q32_NW is not None
-        entropy_N = -(q32_NW * torch.log(q32_NW.clamp_min(1e-38))).sum(dim=-1)
+        # xlogy(0, 0) = 0 exactly; a clamp to a tiny floor would be a denormal, flushed to 0 (log 0 = -inf, NaN)
+        # where a process has flush-denormal on.
+        entropy_N = -torch.special.xlogy(q32_NW, q32_NW).sum(dim=-1)
     return Draw(index_N=index_N, confidence_N=confidence_N, top1_N=top1_N, margin_N=margin_N, entropy_N=entropy_N)
