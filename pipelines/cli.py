@@ -41,12 +41,28 @@ def _demo(argv: list[str]) -> int:
     return main(argv)
 
 
+# ``trimodal experiment NAME``: study name -> (recipe module with ``main(argv)``, one line of help).
+EXPERIMENTS: dict[str, tuple[str, str]] = {
+    "batch_size": ("pipelines.experiments.batch_size", "batch-size invariance: SDE rule vs naive, spread, B_crit"),
+    "gamma": ("pipelines.experiments.gamma", "the horizon exponent gamma from the best lr per token horizon"),
+}
+
+
+def _experiment(argv: list[str]) -> int:
+    import importlib
+
+    commands = {name: Subcommand(text, lambda rest, module=module: importlib.import_module(module).main(rest))
+                for name, (module, text) in EXPERIMENTS.items()}
+    return dispatch("trimodal experiment", "The paper's design-space studies, one command each.", commands, argv)
+
+
 COMMANDS: dict[str, Subcommand] = {
     "demo": Subcommand("build the demo tokenizers and corpora from the embedded data (CPU, offline)", _demo),
     "data": Subcommand("build, inspect and mix corpora (trimodal-data)", _data),
     "tokenizers": Subcommand("train and run the text, image and audio tokenizers (trimodal-tokenizers)", _tokenizers),
     "train": Subcommand("train models (trimodal-train)", _train),
     "eval": Subcommand("evaluate models (trimodal-eval)", _eval),
+    "experiment": Subcommand("run one of the paper's studies (batch_size, gamma, ...) at a size", _experiment),
 }
 
 
