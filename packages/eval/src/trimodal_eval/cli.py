@@ -61,6 +61,14 @@ def _fit_scaling(argv: list[str]) -> int:
 
 
 @_guard
+def _metrics(argv: list[str]) -> int:
+    from trimodal_eval.commands.metrics import MetricsCommandConfig, run_metrics, summarize
+
+    print(summarize(run_metrics(_cli(MetricsCommandConfig, argv, "trimodal-eval metrics"))))
+    return 0
+
+
+@_guard
 def _generate(argv: list[str]) -> int:
     from trimodal_eval.generation import GenerateConfig, generate
 
@@ -75,6 +83,8 @@ def _generate(argv: list[str]) -> int:
 COMMANDS: dict[str, Subcommand] = {
     "generate": Subcommand("sample text, images (PNG) and speech (WAV) for a JSONL prompts file", _generate),
     "elbo": Subcommand("NELBO per modality and condition gaps on held-out corpora", _elbo),
+    "metrics": Subcommand("WER/CER, CLIP score, FID/KID, generative perplexity and round trips of a generation "
+                          "folder", _metrics),
     "report": Subcommand("write the self-contained HTML report of a run", _report),
     "fit-scaling": Subcommand("fit L(N, D) per modality to a sweep's runs, with plots and a report", _fit_scaling),
 }

@@ -16,6 +16,8 @@ class ReportCommandConfig:
     """Run folder written by ``trimodal-train run`` (``eval/elbo.json`` is shown when present)."""
     samples: Path | None = None
     """Generation output folder (``trimodal-eval generate --out``); default ``<run>/samples`` if it exists."""
+    metrics: Path | None = None
+    """``trimodal-eval metrics`` output JSON; default ``<samples>/metrics.json``, shown when it exists."""
     out: Path | None = None
     """Output HTML (default ``<run>/report.html``)."""
     title: str | None = None
@@ -30,7 +32,9 @@ def run_report(config: ReportCommandConfig) -> Path:
     samples = config.samples
     if samples is None and (config.run / "samples").is_dir():
         samples = config.run / "samples"
-    page = build_run_report(config.run, samples_dir=samples, title=config.title)
+    if config.metrics is not None and not config.metrics.is_file():
+        raise ValueError(f"--metrics {config.metrics}: file not found")
+    page = build_run_report(config.run, samples_dir=samples, title=config.title, metrics=config.metrics)
     out = page.write(config.out or config.run / "report.html")
     if config.check:
         from trimodal_eval.report.browser_check import check_report

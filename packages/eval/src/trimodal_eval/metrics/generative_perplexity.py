@@ -33,11 +33,13 @@ def sample_entropy(token_ids: Sequence[Sequence[int]]) -> float:
 
 
 def generative_perplexity(texts: Sequence[str], sample_ids: Sequence[Sequence[int]], *,
-                          reference: Path | None, device: str = "cpu", max_length: int = 1024) -> list[MetricResult]:
-    """Perplexity of ``texts`` under ``reference`` (exp of the mean token NLL) and the entropy of ``sample_ids``."""
+                          reference: Path | None, device: str = "cpu", max_length: int = 1024,
+                          option: str = "--reference-lm") -> list[MetricResult]:
+    """Perplexity of ``texts`` under ``reference`` (exp of the mean token NLL) and the entropy of ``sample_ids``
+    (``option`` is the flag the skip message names)."""
     entropy = MetricResult("sample entropy", sample_entropy(sample_ids), reason="nats, token-id histogram per sample")
     if reference is None or not Path(reference).is_dir():
-        why = ("generative perplexity: no reference model (set --reference-lm to a local Hugging Face model "
+        why = (f"generative perplexity: no reference model (set {option} to a local Hugging Face model "
                "folder; nothing is downloaded)") if reference is None else f"reference model not found: {reference}"
         return [MetricResult.skipped("generative perplexity", why), entropy]
     try:

@@ -112,15 +112,16 @@ def kernel_inception_distance(real: np.ndarray, fake: np.ndarray, *, num_subsets
 
 
 def fid_kid(real: Sequence[np.ndarray], generated: Sequence[np.ndarray], *, checkpoint: Path | None,
-            device: str = "cpu") -> list[MetricResult]:
-    """FID and KID of ``generated`` against ``real`` images (skipped without a checkpoint)."""
-    why = _missing(checkpoint, "FID/KID", "--inception-checkpoint")
+            device: str = "cpu", option: str = "--inception-checkpoint", seed: int = 0) -> list[MetricResult]:
+    """FID and KID of ``generated`` against ``real`` images (skipped without a checkpoint; ``option`` is the flag
+    the skip message names, ``seed`` draws the KID subsets)."""
+    why = _missing(checkpoint, "FID/KID", option)
     if why:
         return [MetricResult.skipped("FID", why), MetricResult.skipped("KID", why)]
     assert checkpoint is not None
     feats_r = inception_features(real, checkpoint, device=device)
     feats_g = inception_features(generated, checkpoint, device=device)
-    kid, kid_std = kernel_inception_distance(feats_r, feats_g)
+    kid, kid_std = kernel_inception_distance(feats_r, feats_g, seed=seed)
     note = f"{len(real)} real, {len(generated)} generated"
     return [MetricResult("FID", frechet_distance(feats_r, feats_g), reason=note),
             MetricResult("KID", kid, reason=note, details={"std": kid_std})]

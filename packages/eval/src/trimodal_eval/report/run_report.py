@@ -1,7 +1,8 @@
 """The report of one training run: configuration, training curves, held-out ELBO, condition gaps, samples.
 
 Reads only what the run folder and the eval commands wrote (``config.json``, ``metrics.jsonl``,
-``eval/elbo.json``, a generation folder of JSON sidecars with their PNG/WAV files); a part that is missing is
+``eval/elbo.json``, a generation folder of JSON sidecars with their PNG/WAV files and, when
+``trimodal-eval metrics`` wrote one, its ``metrics.json``); a part that is missing is
 shown as a note saying which command produces it, never filled in. Callers add their own sections
 (``extra_sections``: tokenizer round trips, experiment verdicts).
 """
@@ -137,11 +138,29 @@ def samples_section(samples_dir: Path | None, *, title: str = "Samples") -> Sect
     return Section(title, blocks)
 
 
+def metrics_section(path: Path) -> Section | None:
+    """The table of ``trimodal-eval metrics``' JSON (values and skipped metrics with their reasons), if it exists."""
+    result = _json(path)
+    if result is None:
+        return None
+    rows: list[list[object]] = []
+    for m in result.get("metrics", []):
+        note = m.get("reason", "") + (f" (std {m['std']:.4g})" if isinstance(m.get("std"), int | float) else "")
+        rows.append([m["name"], m["value"] if m.get("value") is not None else float("nan"), m.get("count"), note])
+    blocks: list[Block] = [Table(["metric", "value", "count", "note"], rows, caption=str(path))]
+    blocks += [Paragraph(f"{s['name']}: skipped ({s['reason']})", note=True) for s in result.get("skipped", [])]
+    return Section("Metrics", blocks)
+
+
 def build_run_report(run_dir: str | Path, *, samples_dir: str | Path | None = None, title: str | None = None,
-                     extra_sections: Sequence[Section] = ()) -> ReportPage:
-    """The report page of ``run_dir`` (module docstring)."""
+                     extra_sections: Sequence[Section] = (), metrics: str | Path | None = None) -> ReportPage:
+    """The report page of ``run_dir`` (module docstring); ``metrics`` defaults to ``<samples_dir>/metrics.json``."""
     folder = Path(run_dir)
+    if metrics is None and samples_dir is not None:
+        metrics = Path(samples_dir) / "metrics.json"
+    measured = metrics_section(Path(metrics)) if metrics is not None else None
     sections = [config_section(folder), curves_section(folder), *elbo_section(folder),
-                samples_section(Path(samples_dir) if samples_dir is not None else None), *extra_sections]
+                samples_section(Path(samples_dir) if samples_dir is not None else None),
+                *([measured] if measured is not None else []), *extra_sections]
     return ReportPage(title=title or f"trimodal run {folder.name}", sections=sections,
                       subtitle="masked (discrete) diffusion over text, image and audio tokens")
