@@ -59,8 +59,8 @@ class MetricsCommandConfig:
     out: Path | None = None
     """Output JSON (default ``<samples>/metrics.json``, where ``trimodal-eval report`` finds it)."""
     tokenizers: Path | None = None
-    """Tokenizer bundle of the samples (as given to ``generate``): token ids of the text samples, and the codecs
-    of the round trips of ``--real-audio`` and ``--real-images``."""
+    """Tokenizer bundle of the samples (as given to ``generate``): the text samples' token ids and the codecs of
+    the ``--real-audio`` / ``--real-images`` round trips."""
     clip_checkpoint: Path | None = None
     """Local open_clip checkpoint file: CLIP score of the t2i samples against their captions."""
     clip_model: str = "ViT-B-32"
@@ -80,7 +80,7 @@ class MetricsCommandConfig:
     ``transcripts.tsv``): WER/CER reference rows on the real speech and, with ``--tokenizers``, on its codec
     round trip."""
     max_real_clips: int | None = 16
-    """Real clips read, in table order (None: all; pocketsphinx takes about a second per second of audio)."""
+    """Real clips read, in table order (None: all; pocketsphinx takes 1-2 CPU seconds per second of audio)."""
     real_images: Path | None = None
     """Folder of real images: round-trip PSNR of the bundle's image tokenizer."""
     max_real_images: int | None = 64
