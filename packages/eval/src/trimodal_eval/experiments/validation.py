@@ -9,7 +9,9 @@ held-out rows (built once, shared by every run, the same times and masks for eve
     ``NELBO_m = sum_rows nll_m / sum_rows n_m`` per modality ``m``, and ``NELBO = sum_m nll_m / sum_m n_m``
 
 (nats per eligible token). ``tokens`` = ``S * B * L`` token slots seen at step ``S``. Results are cached in
-``<run_dir>/eval/validation.json``, keyed by the estimator settings and the rows' content.
+``<run_dir>/eval/validation.json``, keyed by the estimator settings and the rows' content; the final model's
+per-row sums (``nll_RM``, ``n_RM``) are kept in ``<run_dir>/eval/validation_rows.npz`` for bootstraps over rows
+(:func:`final_row_sums`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,15 @@ from typing import Any
 import numpy as np
 
 from trimodal_core.atomic import atomic_write_text
-from trimodal_eval.likelihood import ElboConfig, EvalRows, build_rows, ratio_estimate, read_examples, row_sums
+from trimodal_eval.likelihood import (
+    ElboConfig,
+    EvalRows,
+    RowSums,
+    build_rows,
+    ratio_estimate,
+    read_examples,
+    row_sums,
+)
 from trimodal_train.diffusion import MODALITY_NAMES, DiffusionConfig
 
 
@@ -55,16 +65,26 @@ def _diffusion(train_config: dict[str, Any]) -> DiffusionConfig:
 
 
 def _estimate(model: Any, rows: EvalRows, diffusion: DiffusionConfig, space: Any, config: ElboConfig,
-              device: str) -> dict[str, float]:
+              device: str) -> tuple[dict[str, Any], RowSums]:
     import torch
 
     with torch.no_grad():
         sums = row_sums(model, rows, diffusion=diffusion, token_space=space, config=config, device=device)
-    out = {"nelbo": ratio_estimate(sums.nll_RM.sum(1), sums.n_RM.sum(1), config, salt="all").value}
+    total = ratio_estimate(sums.nll_RM.sum(1), sums.n_RM.sum(1), config, salt="all")
+    out: dict[str, Any] = {"nelbo": total.value, "nelbo_ci": [total.low, total.high]}
     for m, name in enumerate(MODALITY_NAMES):
         if sums.n_RM[:, m].sum() > 0:
             out[f"nelbo_{name}"] = float(sums.nll_RM[:, m].sum() / sums.n_RM[:, m].sum())
-    return out
+    return out, sums
+
+
+def final_row_sums(run_dir: Path) -> RowSums:
+    """The final model's per-row sums saved by :func:`validation_curve`."""
+    path = run_dir / "eval" / "validation_rows.npz"
+    if not path.is_file():
+        raise ValueError(f"{path}: missing (run validation_curve first)")
+    with np.load(path) as data:
+        return RowSums(nll_RM=data["nll_RM"], n_RM=data["n_RM"])
 
 
 def validation_curve(run_dir: Path, rows: ValidationRows, *, config: ElboConfig, device: str = "cpu",
@@ -80,7 +100,8 @@ def validation_curve(run_dir: Path, rows: ValidationRows, *, config: ElboConfig,
     found = complete_checkpoints(run_dir / "checkpoints")
     if cache.is_file() and not force:
         saved = json.loads(cache.read_text(encoding="utf-8"))
-        if saved.get("key") == key and saved.get("checkpoints") == [s for s, _ in found]:
+        if (saved.get("key") == key and saved.get("checkpoints") == [s for s, _ in found]
+                and (run_dir / "eval" / "validation_rows.npz").is_file()):
             return list(saved["curve"])
     loaded = load_model(run_dir, device=device)
     final_state = {k: v.clone() for k, v in loaded.model.state_dict().items()}
@@ -94,12 +115,13 @@ def validation_curve(run_dir: Path, rows: ValidationRows, *, config: ElboConfig,
         state = {"model": {k: v.clone() for k, v in final_state.items()}}
         dcp.load(state, checkpoint_id=str(folder), no_dist=True)
         loaded.model.load_state_dict(state["model"])
-        curve.append({"step": step, "tokens": step * slots,
-                      **_estimate(loaded.model, rows.rows, diffusion, loaded.token_space, config, device)})
+        values, _ = _estimate(loaded.model, rows.rows, diffusion, loaded.token_space, config, device)
+        curve.append({"step": step, "tokens": step * slots, **values})
     loaded.model.load_state_dict(final_state)
-    curve.append({"step": loaded.step, "tokens": loaded.step * slots,
-                  **_estimate(loaded.model, rows.rows, diffusion, loaded.token_space, config, device)})
+    values, sums = _estimate(loaded.model, rows.rows, diffusion, loaded.token_space, config, device)
+    curve.append({"step": loaded.step, "tokens": loaded.step * slots, **values})
     cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(run_dir / "eval" / "validation_rows.npz", nll_RM=sums.nll_RM, n_RM=sums.n_RM)
     atomic_write_text(cache, json.dumps({"key": key, "checkpoints": [s for s, _ in found], "curve": curve},
                                         indent=1) + "\n")
     return curve
