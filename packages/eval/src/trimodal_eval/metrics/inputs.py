@@ -2,8 +2,8 @@
 
 * **Generation folder** (``trimodal-eval generate --out``): every ``<id>.json`` sidecar that has a ``task``
   (other JSON files, such as ``metrics.json``, are ignored), with its ``<id>.png`` (t2i) or ``<id>.wav`` (t2s)
-  named by ``files.output``. A folder that is missing, holds no sidecar, or names a missing output file is a
-  ``ValueError`` naming it.
+  named by ``files.output`` (a file directly inside the folder). A folder that is missing, holds no sidecar,
+  or names a missing output file is a ``ValueError`` naming it.
 * **Transcribed clips** (``--real-audio``): a tab-separated table with a header holding ``path`` and
   ``transcript`` columns (paths relative to the table), or a folder holding such a ``transcripts.tsv`` (the
   layout of ``pipelines/demo_data/audio_text``). Clips are read with ``soundfile`` (WAV, FLAC, Ogg) when it
@@ -74,7 +74,7 @@ def read_samples(folder: Path, *, flag: str = "--samples") -> list[Sample]:
             if not name:
                 raise ValueError(f"{path}: {info['task']} sidecar names no output file (files.output)")
             output = folder / str(name)
-            if not output.is_file():
+            if not output.is_file() or output.resolve().parent != folder.resolve():
                 raise ValueError(f"{path}: output file {name!r} not found in {folder}")
         samples.append(Sample(sidecar=info, path=path, output=output))
     if not samples:
