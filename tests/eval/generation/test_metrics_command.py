@@ -61,7 +61,7 @@ def generated(tmp_path_factory, bundle, tiny_model) -> dict[str, Path]:
             "images": root / "images"}
 
 
-def test_metrics_of_a_generation_folder(generated, bundle, capsys) -> None:
+def test_metrics_of_a_generation_folder(generated, bundle) -> None:
     samples = generated["samples"]
     result = run_metrics(MetricsCommandConfig(samples=samples, tokenizers=generated["bundle"],
                                               real_audio=generated["real_audio"], real_images=generated["images"],
