@@ -235,6 +235,7 @@ def _plots(summary: dict[str, Any], log_d: np.ndarray) -> list[Plot]:
                                           ylabel="validation NELBO", log_x=True, markers=markers),
              "Validation NELBO against the peak lr, one line per horizon; x: the best lr of each horizon."),
         Plot("gamma_fit", panels_png(fit_plot, xlabel="token horizon D", ylabel="best lr", log_x=True, log_y=True,
+                                     scatter=("best lr (measured)",),
                                      reference={f"paper's gamma = {PAPER_GAMMA} (theirs, other setup)":
                                                 (list(horizons), theirs.tolist())}),
              "Best lr against the horizon (log-log) with our fit; dashed: the paper's slope through our points' "

@@ -33,9 +33,12 @@ class Plot:
 
 def panels_png(panels: Mapping[str, Series], *, xlabel: str, ylabel: str, log_x: bool = False,
                log_y: bool = False, title: str = "", markers: Mapping[str, Sequence[tuple[float, float]]] | None = None,
-               reference: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None) -> bytes:
+               reference: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+               scatter: Sequence[str] = ()) -> bytes:
     """One panel per entry of ``panels`` (shared y axis), each with its named lines; ``reference`` lines are
-    drawn dashed and grey in every panel; ``markers`` adds labelled points per panel."""
+    drawn dashed and grey in every panel; ``markers`` adds black crosses per panel; series named in ``scatter``
+    are drawn as points without a line. On a log x axis with at most 8 distinct x values the ticks are those
+    values."""
     if not panels:
         raise ValueError("panels_png: no panels")
     plt, fig, _ = new_figure()
@@ -45,7 +48,9 @@ def panels_png(panels: Mapping[str, Series], *, xlabel: str, ylabel: str, log_x:
         for name, (x, y) in series.items():
             if len(x) != len(y):
                 raise ValueError(f"panel {panel!r}, series {name!r}: {len(x)} x values but {len(y)} y values")
-            if len(x):
+            if len(x) and name in scatter:
+                ax.plot(list(x), list(y), "o", label=name)
+            elif len(x):
                 ax.plot(list(x), list(y), label=name, marker="." if len(x) < 30 else None)
         for name, (x, y) in (reference or {}).items():
             ax.plot(list(x), list(y), "--", color="0.5", label=name)
@@ -53,6 +58,12 @@ def panels_png(panels: Mapping[str, Series], *, xlabel: str, ylabel: str, log_x:
             ax.plot([x], [y], "kx")
         if log_x:
             ax.set_xscale("log")
+            xs = sorted({float(v) for x, _ in series.values() for v in x})
+            if 0 < len(xs) <= 8:
+                from matplotlib.ticker import NullFormatter
+
+                ax.set_xticks(xs, [f"{v:.3g}" for v in xs])
+                ax.xaxis.set_minor_formatter(NullFormatter())
         if log_y:
             ax.set_yscale("log")
         ax.set_title(panel)
