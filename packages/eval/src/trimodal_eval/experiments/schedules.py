@@ -60,18 +60,16 @@ Design = Literal["tied", "per_modality"]
 class _Size:
     steps: int
     design: Design
-    eval_examples: int
-    t_samples: int
     prompts: int
     sampler_steps: int | None
     preset: str
 
 
 _SIZES = {
-    "smoke": _Size(steps=20, design="tied", eval_examples=16, t_samples=2, prompts=4, sampler_steps=8, preset="tiny"),
-    "default": _Size(steps=300, design="per_modality", eval_examples=64, t_samples=4, prompts=8, sampler_steps=None,
+    "smoke": _Size(steps=20, design="tied", prompts=4, sampler_steps=8, preset="tiny"),
+    "default": _Size(steps=300, design="per_modality", prompts=8, sampler_steps=None,
                      preset="tiny"),
-    "full": _Size(steps=5000, design="per_modality", eval_examples=256, t_samples=8, prompts=32, sampler_steps=None,
+    "full": _Size(steps=5000, design="per_modality", prompts=32, sampler_steps=None,
                   preset="small"),
 }
 
@@ -159,8 +157,7 @@ def run_schedules(config: SchedulesStudyConfig) -> StudyResult:
     sweep_dirs = run_grids(study, base, grids)
     run_dirs = {label: collect(sweep_dirs[f"schedules-{label}"])[0].run_dir for label in points}
 
-    t_samples = min(study.eval_t_samples, size.t_samples) if study.size == "smoke" else study.eval_t_samples
-    examples = min(study.eval_examples, size.eval_examples)
+    examples, t_samples = study.num_eval_examples, study.num_eval_t_samples
     estimate = ElboConfig(num_t_samples=t_samples, seed=study.seed, num_bootstrap=500)
     common_cfg = HeldoutElboConfig(max_examples=examples, max_text_rows=examples, estimate=estimate,
                                    eval_schedule="linear")
