@@ -80,6 +80,12 @@ def _generate(argv: list[str]) -> int:
     return 0
 
 
+def _policy(argv: list[str]) -> int:
+    from trimodal_eval.commands.policy import run_policy
+
+    return run_policy(argv, _guard)
+
+
 COMMANDS: dict[str, Subcommand] = {
     "generate": Subcommand("sample text, images (PNG) and speech (WAV) for a JSONL prompts file", _generate),
     "elbo": Subcommand("NELBO per modality and condition gaps on held-out corpora", _elbo),
@@ -87,6 +93,8 @@ COMMANDS: dict[str, Subcommand] = {
                           "folder", _metrics),
     "report": Subcommand("write the self-contained HTML report of a run", _report),
     "fit-scaling": Subcommand("fit L(N, D) per modality to a sweep's runs, with plots and a report", _fit_scaling),
+    "policy": Subcommand("learned unmasking policy: 'policy train' (GRPO) and 'policy compare' (accuracy vs NFE)",
+                         _policy),
 }
 
 

@@ -142,6 +142,8 @@ def _iteration(it: int, net: PolicyNetwork, opt: torch.optim.Optimizer, opt_step
 
 def train_policy(config: PolicyTrainConfig) -> PolicyTrainResult:
     """Train (or resume) the policy of ``config``; see the module docstring."""
+    if not Path(config.model).exists():
+        raise ValueError(f"PolicyTrainConfig.model: {config.model} does not exist")
     from trimodal_train.model_export import load_model
 
     threads = torch.get_num_threads()
