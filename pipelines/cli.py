@@ -45,6 +45,9 @@ def _demo(argv: list[str]) -> int:
 EXPERIMENTS: dict[str, tuple[str, str]] = {
     "batch_size": ("pipelines.experiments.batch_size", "batch-size invariance: SDE rule vs naive, spread, B_crit"),
     "gamma": ("pipelines.experiments.gamma", "the horizon exponent gamma from the best lr per token horizon"),
+    "schedules": ("pipelines.experiments.schedules", "noise schedules per modality span: validation ELBO, samples"),
+    "mixing": ("pipelines.experiments.mixing", "each modality's validation loss against its mixing weight"),
+    "scaling_law": ("pipelines.experiments.scaling_law", "L(N, D) per modality with bootstrap intervals, D*(N)"),
 }
 
 
