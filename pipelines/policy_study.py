@@ -42,8 +42,9 @@ class PolicyStudyConfig:
     """Base-model optimizer steps (it learns ``L`` and ``2 L``)."""
     base_d_model: int = 32
     """Base-model width."""
-    alphas: tuple[float, ...] = (3.0, 1.0, 0.3)
-    """One policy per reward exponent."""
+    alphas: tuple[float, ...] = (1.0, 0.3, 0.1)
+    """One policy per reward exponent [ours: at L = 5 a step costs 20% of ``s``, so the companion's
+    {10, 3, 1, 0.3, 0} is shifted down; alpha = 1 already collapses to one-step decoding here]."""
     iterations: int = 40
     """GRPO iterations per policy."""
     prompts_per_iteration: int = 8
@@ -56,8 +57,8 @@ class PolicyStudyConfig:
     """Comparison seeds."""
     block_length: int = 3
     """Semi-AR block length of the comparison."""
-    betas: tuple[float, ...] = (1.0,)
-    """Test-time speed knob values."""
+    betas: tuple[float, ...] = (0.5, 1.0, 2.0)
+    """Test-time speed knob values (each policy becomes a curve)."""
     seed: int = 0
     """Base-model and policy seed."""
 
