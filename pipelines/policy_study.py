@@ -45,6 +45,9 @@ class PolicyStudyConfig:
     alphas: tuple[float, ...] = (1.0, 0.3, 0.1)
     """One policy per reward exponent [ours: at L = 5 a step costs 20% of ``s``, so the companion's
     {10, 3, 1, 0.3, 0} is shifted down; alpha = 1 already collapses to one-step decoding here]."""
+    additive_alpha: float | None = 0.3
+    """Also train one policy on the additive reward ``1[correct] + s^alpha`` (None: skip), to show its
+    collapse to one-step decoding."""
     iterations: int = 40
     """GRPO iterations per policy."""
     prompts_per_iteration: int = 8
@@ -69,11 +72,15 @@ def run(config: PolicyStudyConfig) -> dict:
                                             batch_size=16, seq_len=48, lr=1e-2, d_model=config.base_d_model,
                                             seed=config.seed))
     policies = []
-    for alpha in config.alphas:
+    rewards = [RewardConfig(alpha=a) for a in config.alphas]
+    if config.additive_alpha is not None:
+        rewards.append(RewardConfig(alpha=config.additive_alpha, form="additive"))
+    for reward in rewards:
+        name = f"policy_{'additive_' if reward.form == 'additive' else ''}a{reward.alpha:g}"
         trained = train_policy(PolicyTrainConfig(
-            model=base, task=config.task, out_dir=config.out_dir / f"policy_a{alpha:g}", iterations=config.iterations,
+            model=base, task=config.task, out_dir=config.out_dir / name, iterations=config.iterations,
             prompts_per_iteration=config.prompts_per_iteration, num_train_examples=400, lr=config.lr, warmup_steps=2,
-            reward=RewardConfig(alpha=alpha), checkpoint_interval=10, seed=config.seed))
+            reward=reward, checkpoint_interval=10, seed=config.seed))
         policies.append(trained.policy_dir)
     result = run_compare(CompareConfig(model=base, policies=tuple(policies), task=config.task,
                                        out_dir=config.out_dir / "compare", num_examples=config.num_examples,

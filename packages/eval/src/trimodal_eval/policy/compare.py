@@ -4,7 +4,8 @@ For each mode (full diffusion; semi-autoregressive blocks of ``block_length``) a
 (``length_multipliers`` x the task's ``L``: a policy trained at ``L`` is also run at ``2 L``), every method
 decodes the same ``num_examples`` test-split prompts under each sampler seed (greedy base model):
 
-- ``policy``: each trained policy (its alpha in the label) at each test-time knob ``beta``;
+- ``policy``: each trained policy (its alpha, and "additive" for that reward form, in the label) at each
+  test-time knob ``beta``;
 - ``threshold``: confidence threshold at each ``lambda`` (dynamic; at least one token per step);
 - ``confidence`` (top-k confidence), ``margin``, ``random``: scheduled rules with
   ``steps = max(1, round(f * L))`` for each step fraction ``f``.
@@ -130,9 +131,11 @@ def run_compare(config: CompareConfig) -> dict[str, Any]:
                 return c_NS
 
             for path, pol in policies:
-                alpha = pol.train_config.get("reward", {}).get("alpha")
+                reward_cfg = pol.train_config.get("reward", {})
+                alpha = reward_cfg.get("alpha")
+                form = " additive" if reward_cfg.get("form") == "additive" else ""
                 for beta in config.betas:
-                    label = f"policy a={alpha} b={beta}"
+                    label = f"policy a={alpha}{form} b={beta}"
                     c_pol = cell("policy", f"alpha={alpha}, beta={beta}", label,
                                  lambda pol=pol, beta=beta: pol.rule(beta=beta), base)
                     steps = max(1, math.ceil(cells[-1]["nfe"] - 1e-9))
