@@ -14,7 +14,7 @@ def test_experiment_list_and_unknown(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["experiment", "no_such_study"]) == 2
 
 
-@pytest.mark.parametrize("name", ["batch_size", "gamma"])
+@pytest.mark.parametrize("name", ["batch_size", "gamma", "schedules", "mixing", "scaling_law"])
 def test_recipe_help(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["experiment", name, "--help"])

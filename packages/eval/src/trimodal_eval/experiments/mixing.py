@@ -8,8 +8,8 @@ Design (``MixingStudyConfig.mixes`` empty: by size) [ours]:
 
 * smoke: three rotations, each component once at 0.6 with the others at 0.2;
 * default/full: one component at a time at each of ``levels`` (0.1, 0.3, 0.6) with the remaining weight
-  shared by the other two in their proportion in the base mixture (``1 + ...`` distinct mixes; duplicates
-  removed).
+  shared by the other two in their proportion in the base mixture (``3 x len(levels)`` mixes, duplicates
+  removed; a level equal to a component's base weight gives the base mixture itself).
 
 Measured per run: the validation NELBO of each modality on its own held-out component
 (``experiments.heldout_elbo``: text on the text documents, image on the image-text pairs, audio on the
@@ -44,7 +44,7 @@ from trimodal_eval.likelihood import ElboConfig
 from trimodal_eval.report import Table
 from trimodal_train.sweep import parse_mix
 
-_STEPS = {"smoke": 20, "default": 300, "full": 5000}
+_STEPS = {"smoke": 20, "default": 200, "full": 5000}
 _PRESET = {"smoke": "tiny", "default": "tiny", "full": "small"}
 
 
@@ -59,7 +59,7 @@ class MixingStudyConfig:
     levels: tuple[float, ...] = (0.1, 0.3, 0.6)
     """Weights of the one-at-a-time design (default/full size)."""
     steps: int | None = None
-    """Training steps per run (None: 20 smoke, 300 default, 5,000 full)."""
+    """Training steps per run (None: 20 smoke, 200 default, 5,000 full)."""
     seq_len: int = 128
     """Row length."""
     batch_size: int = 8

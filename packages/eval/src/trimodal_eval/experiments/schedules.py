@@ -67,7 +67,7 @@ class _Size:
 
 _SIZES = {
     "smoke": _Size(steps=20, design="tied", prompts=4, sampler_steps=8, preset="tiny"),
-    "default": _Size(steps=300, design="per_modality", prompts=8, sampler_steps=None,
+    "default": _Size(steps=200, design="per_modality", prompts=8, sampler_steps=None,
                      preset="tiny"),
     "full": _Size(steps=5000, design="per_modality", prompts=32, sampler_steps=None,
                   preset="small"),
@@ -88,7 +88,7 @@ class SchedulesStudyConfig:
     design: Design | None = None
     """``tied`` or ``per_modality`` (None: ``tied`` at smoke size, ``per_modality`` otherwise)."""
     steps: int | None = None
-    """Training steps per run (None: 20 smoke, 300 default, 5,000 full)."""
+    """Training steps per run (None: 20 smoke, 200 default, 5,000 full)."""
     seq_len: int = 128
     """Row length: a pair row of the study data (caption + 64 codes) fits in 128 [ours]."""
     batch_size: int = 8
