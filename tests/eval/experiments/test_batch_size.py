@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from trimodal_eval.experiments.batch_size import BatchSizeStudyConfig, leave_batch, run_batch_size, spread
+from trimodal_eval.experiments.batch_size import (
+    BatchSizeStudyConfig,
+    leave_batch,
+    paired_spread_bootstrap,
+    run_batch_size,
+    spread,
+)
 from trimodal_eval.experiments.study import StudyConfig
 from trimodal_eval.report.browser_check import check_report, find_chromium
 
@@ -24,6 +30,22 @@ def test_leave_batch_and_spread() -> None:
     assert s["spread"] == pytest.approx(0.20)
     assert s["relative_spread"] == pytest.approx(0.20 / 3.035)
     assert math.isnan(spread([1.0])["spread"])
+
+
+def test_paired_spread_bootstrap() -> None:
+    import numpy as np
+
+    from trimodal_eval.likelihood import RowSums
+
+    rng = np.random.default_rng(0)
+    rows = rng.uniform(2.0, 4.0, size=(30, 3))
+    count = np.ones((30, 3))
+    same = {b: RowSums(nll_RM=rows.copy(), n_RM=count) for b in (4, 8, 16)}  # identical finals: spread 0
+    apart = {b: RowSums(nll_RM=rows + 0.1 * i, n_RM=count) for i, b in enumerate((4, 8, 16))}  # spread 0.2
+    got = paired_spread_bootstrap({"sde": same, "naive": apart}, replicates=40, seed=0)
+    assert got["spread_ci"]["sde"] == pytest.approx([0.0, 0.0])
+    assert got["spread_ci"]["naive"] == pytest.approx([0.2, 0.2])
+    assert got["sde_minus_naive_ci"] == pytest.approx([-0.2, -0.2]) and got["fraction_sde_tighter"] == 1.0
 
 
 def test_config_errors() -> None:
@@ -76,6 +98,11 @@ def test_batch_size_smoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         assert {int(b): v for b, v in got["final_nelbo"].items()} == pytest.approx(finals)
     assert summary["sde_tighter"] == (summary["rules"]["sde"]["all"]["spread"]
                                       < summary["rules"]["naive"]["all"]["spread"])
+    boot = summary["bootstrap"]
+    for low, high in [*boot["spread_ci"].values(), boot["sde_minus_naive_ci"]]:
+        assert low <= high
+    assert 0.0 <= boot["fraction_sde_tighter"] <= 1.0
+    assert summary["rules"]["sde"]["leaves_at_by_tolerance"]["0.02"] == summary["rules"]["sde"]["leaves_at"]
     assert [p.name for p in result.plots] == ["batch_size_curves.png", "batch_size_final.png"]
     # A rerun reuses every run and its validation cache.
     mtimes = {p: p.stat().st_mtime for p in (tmp_path / "batch_size" / "sweeps").rglob("model.safetensors")}

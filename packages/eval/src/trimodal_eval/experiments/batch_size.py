@@ -19,7 +19,10 @@ and at the end (:mod:`trimodal_eval.experiments.validation`), against tokens see
   over all batches and over the batches ``B <= B_crit``;
 * the batch at which the curves *leave the common curve* [ours]: scanning batches upwards, the first ``B``
   whose final loss exceeds ``(1 + leave_tolerance)`` times the median final loss of all smaller batches (None:
-  no batch leaves), next to the trainer's predicted ``B_crit``.
+  no batch leaves), next to the trainer's predicted ``B_crit`` (also for the tolerances 0.5%, 1%, 2%, 5%);
+* a paired bootstrap over the held-out rows (the same resampled rows for every run) of each rule's spread and
+  of ``spread(sde) - spread(naive)``: the evaluation noise of the comparison. One training seed per run: the
+  seed-to-seed noise is not in it.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from trimodal_eval.experiments.data import study_data
 from trimodal_eval.experiments.grid_runs import GridSpec, RunRecord, collect, run_grids, study_base_config
 from trimodal_eval.experiments.section import Plot, panels_png, verdict_table, write_study
 from trimodal_eval.experiments.study import StudyConfig, StudyResult
-from trimodal_eval.experiments.validation import validation_curve, validation_rows
+from trimodal_eval.experiments.validation import final_row_sums, validation_curve, validation_rows
 from trimodal_eval.report import Table
 
 RULES = {"sde": "sde", "naive": "accumulate"}
@@ -83,6 +86,8 @@ class BatchSizeStudyConfig:
     (None: by size, ``CHECKPOINTS``)."""
     leave_tolerance: float = 0.02
     """A batch leaves the common curve when its final loss is this fraction above the smaller batches' median."""
+    num_bootstrap: int = 500
+    """Paired bootstrap replicates (held-out rows resampled) of the spreads."""
 
     def __post_init__(self) -> None:
         if self.base_batch < 1:
@@ -176,12 +181,41 @@ def _by_rule(records: list[RunRecord], base_batch: int) -> dict[str, dict[int, R
     return out
 
 
+def paired_spread_bootstrap(sums: dict[str, dict[int, Any]], *, replicates: int, seed: int,
+                            confidence: float = 0.95) -> dict[str, Any]:
+    """Percentile intervals of each rule's spread and of ``spread(sde) - spread(naive)`` when the held-out rows
+    are resampled (the same rows for every run: a paired comparison; training seeds are not resampled)."""
+    import numpy as np
+
+    from trimodal_core import derive_seed
+
+    rules = list(sums)
+    num_rows = next(iter(sums[rules[0]].values())).nll_RM.shape[0]
+    rng = np.random.default_rng(derive_seed(seed, "experiments/batch_size/bootstrap"))
+    draws: dict[str, list[float]] = {rule: [] for rule in rules}
+    for _ in range(replicates):
+        idx = rng.integers(0, num_rows, num_rows)
+        for rule in rules:
+            finals = [float(v.nll_RM[idx].sum() / v.n_RM[idx].sum()) for v in sums[rule].values()]
+            draws[rule].append(max(finals) - min(finals))
+    tail = (1 - confidence) / 2 * 100
+
+    def interval(values: Any) -> list[float]:
+        return [float(v) for v in np.percentile(values, [tail, 100 - tail])] if replicates else [math.nan] * 2
+
+    diff = np.array(draws["sde"]) - np.array(draws["naive"])
+    return {"replicates": replicates, "confidence": confidence,
+            "spread_ci": {rule: interval(draws[rule]) for rule in rules}, "sde_minus_naive_ci": interval(diff),
+            "fraction_sde_tighter": float(np.mean(diff < 0)) if replicates else math.nan}
+
+
 def _rule_summary(runs: dict[int, RunRecord], finals: dict[int, float], b_crit: float | None,
                   tolerance: float) -> dict[str, Any]:
     below = [finals[b] for b in finals if b_crit is None or b <= b_crit]
     return {"final_nelbo": {str(b): finals[b] for b in sorted(finals)},
             "all": spread(list(finals.values())), "below_critical": spread(below),
             "leaves_at": leave_batch(finals, tolerance),
+            "leaves_at_by_tolerance": {f"{t:g}": leave_batch(finals, t) for t in (0.005, 0.01, 0.02, 0.05)},
             "optimizer": {str(b): {k: runs[b].optimizer.get(k) for k in
                                    ("kappa", "lr", "beta1", "beta2", "eps", "weight_decay", "total_steps")}
                           for b in sorted(runs)}}
@@ -217,6 +251,10 @@ def run_batch_size(config: BatchSizeStudyConfig) -> StudyResult:
     summary["sde_formula"] = {str(b): sde_hyperparameters(config, b) for b in config.batches()}
     sde, naive = summary["rules"]["sde"], summary["rules"]["naive"]
     summary["sde_tighter"] = bool(sde["all"]["spread"] < naive["all"]["spread"])
+    summary["bootstrap"] = paired_spread_bootstrap(
+        {rule: {b: final_row_sums(r.run_dir) for b, r in runs.items()} for rule, runs in by_rule.items()},
+        replicates=config.num_bootstrap, seed=study.seed)
+    boot = summary["bootstrap"]
     finals_plot = {f"{rule} rule": ([float(b) for b in config.batches()],
                                     [summary["rules"][rule]["final_nelbo"][str(b)] for b in config.batches()])
                    for rule in RULES}
@@ -236,6 +274,9 @@ def run_batch_size(config: BatchSizeStudyConfig) -> StudyResult:
          f"relative {sde['all']['relative_spread']:.2%}"],
         ["spread of the final loss, naive rule (all batches)", naive["all"]["spread"],
          f"relative {naive['all']['relative_spread']:.2%}"],
+        ["spread(SDE) - spread(naive), 95% interval over held-out rows",
+         f"[{boot['sde_minus_naive_ci'][0]:+.4f}, {boot['sde_minus_naive_ci'][1]:+.4f}]",
+         f"SDE tighter in {boot['fraction_sde_tighter']:.0%} of {boot['replicates']} paired resamples (one seed)"],
         ["spread, SDE rule, B <= B_crit", sde["below_critical"]["spread"], ""],
         ["spread, naive rule, B <= B_crit", naive["below_critical"]["spread"], ""],
         ["SDE rule keeps the curves closer than the naive rule", "yes" if summary["sde_tighter"] else "no",
