@@ -168,7 +168,9 @@ def train_policy(config: PolicyTrainConfig) -> PolicyTrainResult:
         metrics.write_text("".join(line + "\n" for line in kept))
         pool = build_examples(config.task, config.num_train_examples, split="train")
         end = config.iterations if config.stop_after is None else min(config.iterations, config.stop_after)
-        for it in progress(range(start, end), desc="policy GRPO", total=end - start, unit="iter"):
+        iterations = range(start, end)
+        shown = progress(iterations, desc="policy GRPO", total=end - start, unit="iter")
+        for it in shown if config.progress else iterations:
             record, opt_steps = _iteration(it, net, opt, opt_steps, loaded.model, space, pool, config)
             with metrics.open("a") as handle:
                 handle.write(json.dumps(record) + "\n")
