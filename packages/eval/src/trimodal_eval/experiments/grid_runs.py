@@ -14,7 +14,9 @@ Reuse [ours]: without ``force`` a run whose status is ``completed``, whose ``mod
 ``config.json`` matches the point's config (``trimodal_train.run_files.check_resumable``: equal outside the
 fields that do not change the training math) is not trained again; ``inline`` decides per run, ``local`` and
 ``slurm`` per sweep (a sweep with any run to redo is submitted whole; finished runs then resume from their
-last checkpoint). ``force`` deletes the sweep folder first.
+last checkpoint). ``local`` runs the grids one after another (each throttled to ``launch.array_parallelism``
+processes); ``slurm`` submits every grid's array first, then polls the manifests until every run has ended
+(``launch.wait=False``: submit and return; rerun the study later to collect). ``force`` deletes the sweep folder first.
 
 :func:`collect` reads back every run: its overrides, the resolved config and derived optimizer from
 ``config.json``, the training curve from ``metrics.jsonl`` (``trimodal_train.metrics.read_metrics``), and the
@@ -145,6 +147,7 @@ def run_grids(study: StudyConfig, base: TrainConfig, grids: Sequence[GridSpec]) 
     if len(set(names)) != len(names):
         raise ValueError(f"study grids: names must be distinct, got {names}")
     out: dict[str, Path] = {}
+    submitted: list[Path] = []
     for spec in grids:
         sweep_dir = (study.out_dir / "sweeps" / spec.name).absolute()
         if study.force:
@@ -162,10 +165,26 @@ def run_grids(study: StudyConfig, base: TrainConfig, grids: Sequence[GridSpec]) 
         if all(is_finished(sweep_dir, r, c) for r, c in zip(runs, configs, strict=True)):
             log.info("study grid %s: every run finished, reused", spec.name)
             continue
-        sweeps.run_sweep(sweeps.SweepConfig(
-            config=str(base_path), grid=spec.grid, overrides=spec.overrides, out_dir=sweep_dir.parent,
-            name=spec.name, launch=study.launch_config(f"study-{spec.name}")))
+        launch = study.launch_config(f"study-{spec.name}")
+        if launch.executor == "slurm":  # every grid's array in the queue at once; waited for below
+            launch = dataclasses.replace(launch, wait=False)
+            submitted.append(sweep_dir)
+        sweeps.run_sweep(sweeps.SweepConfig(config=str(base_path), grid=spec.grid, overrides=spec.overrides,
+                                            out_dir=sweep_dir.parent, name=spec.name, launch=launch))
+    if submitted and study.launch.wait:
+        wait_for_sweeps(submitted)
     return out
+
+
+def wait_for_sweeps(sweep_dirs: Sequence[Path], *, poll_s: float = 30.0) -> None:
+    """Poll the manifests (statuses refreshed from the status files and sacct) until every run has ended."""
+    while True:
+        states = [r.status for d in sweep_dirs for r in sweeps.load_manifest(d)[1]]
+        done = sum(s in ("completed", "failed") for s in states)
+        if done == len(states):
+            return
+        log.info("study: %d of %d runs finished; waiting %.0f s", done, len(states), poll_s)
+        time.sleep(poll_s)
 
 
 def collect(sweep_dir: Path, *, sweep: str | None = None) -> list[RunRecord]:
