@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from trimodal_eval.policy import TASKS, TaskConfig, build_examples, correct
@@ -41,3 +43,15 @@ def test_bad_config_names_the_field() -> None:
         TaskConfig(task="sum")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="TaskConfig.length"):
         TaskConfig(length=1)
+
+
+def test_own_text_folder(tmp_path: Path) -> None:
+    import gzip
+    import json
+
+    with gzip.open(tmp_path / "docs.jsonl.gz", "wt") as handle:
+        handle.write(json.dumps({"text": "Alpha beta GAMMA delta, alpha beta! " * 40}) + "\n")
+    ex = build_examples(TaskConfig(task="word", length=5, lexicon_size=4, text_dir=tmp_path), 10)
+    assert {e.answer for e in ex} <= {"alpha", "gamma", "delta"}
+    with pytest.raises(ValueError, match="TaskConfig.text_dir"):
+        build_examples(TaskConfig(task="copy", text_dir=tmp_path / "none"), 1)

@@ -43,6 +43,7 @@ ALPHABET = " abcdefghijklmnopqrstuvwxyz0123456789|>+="
 TASKS: tuple[str, ...] = ("copy", "reverse", "choose", "add", "word")
 SPLIT_SALT = "trimodal-policy-tasks"
 DEMO_TEXT = Path(__file__).resolve().parents[5] / "pipelines" / "demo_data" / "text"
+"""The repository's committed demo documents (``TaskConfig.text_dir`` overrides it, e.g. for a pip install)."""
 
 TaskName = Literal["copy", "reverse", "choose", "add", "word"]
 
@@ -81,6 +82,8 @@ class TaskConfig:
     """Example seed."""
     test_fraction: float = 0.2
     """Share of example ids in the test split."""
+    text_dir: Path | None = None
+    """Folder of ``*.jsonl.gz`` documents (a ``text`` field per line); None: :data:`DEMO_TEXT`."""
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -103,12 +106,13 @@ class Example:
     """Every correct answer."""
 
 
-@functools.lru_cache(maxsize=1)
-def demo_text(max_chars: int = 400_000) -> str:
-    """The committed demo documents, lower-cased, ``a-z`` and single spaces, first ``max_chars``."""
-    paths = sorted(DEMO_TEXT.glob("*.jsonl.gz"))
+@functools.lru_cache(maxsize=4)
+def demo_text(text_dir: Path | None = None, max_chars: int = 400_000) -> str:
+    """The first file's documents, lower-cased, ``a-z`` and single spaces, first ``max_chars``."""
+    folder = Path(text_dir) if text_dir is not None else DEMO_TEXT
+    paths = sorted(folder.glob("*.jsonl.gz"))
     if not paths:
-        raise ValueError(f"no demo text under {DEMO_TEXT}")
+        raise ValueError(f"TaskConfig.text_dir: no *.jsonl.gz documents under {folder}")
     parts, size = [], 0
     with gzip.open(paths[0], "rt", encoding="utf-8") as handle:
         for line in handle:
@@ -121,10 +125,10 @@ def demo_text(max_chars: int = 400_000) -> str:
 
 
 @functools.lru_cache(maxsize=16)
-def lexicon(length: int, size: int) -> tuple[str, ...]:
+def lexicon(length: int, size: int, text_dir: Path | None = None) -> tuple[str, ...]:
     """The ``size`` most frequent demo-text words of exactly ``length`` letters (ties alphabetical)."""
     counts: dict[str, int] = {}
-    for w in demo_text().split(" "):
+    for w in demo_text(text_dir).split(" "):
         if len(w) == length:
             counts[w] = counts.get(w, 0) + 1
     ranked = sorted(counts, key=lambda w: (-counts[w], w))[:size]
@@ -157,7 +161,7 @@ def _words(text: str, rng: np.random.Generator, n: int) -> list[str]:
 def make_example(config: TaskConfig, index: int) -> Example:
     """Example ``index`` of ``config`` (deterministic)."""
     rng = numpy_rng(config.seed, "policy-task", config.task, config.length, index)
-    n, text, ident = config.length, demo_text(), f"{config.task}-L{config.length}-{index}"
+    n, text, ident = config.length, demo_text(config.text_dir), f"{config.task}-L{config.length}-{index}"
     if config.task == "copy":
         span = _span(text, rng, n)
         return Example(id=ident, prompt=span + ">", answer=span, accepted=(span,))
@@ -170,7 +174,7 @@ def make_example(config: TaskConfig, index: int) -> Example:
         pick = spans[int(rng.integers(0, len(spans)))]
         return Example(id=ident, prompt="|".join(spans) + ">", answer=pick, accepted=tuple(spans))
     if config.task == "word":
-        words = lexicon(n, config.lexicon_size)
+        words = lexicon(n, config.lexicon_size, config.text_dir)
         pick = words[int(rng.integers(0, len(words)))]
         return Example(id=ident, prompt=pick[0] + ">", answer=pick,
                        accepted=tuple(w for w in words if w[0] == pick[0]))
