@@ -38,11 +38,12 @@ from trimodal_eval.report import Table
 
 PAPER_GAMMA = 0.44
 """The paper's fitted value [2nd], for comparison only."""
-HORIZONS = {"smoke": (2.0**12, 2.0**13), "default": (2.0**14, 2.0**15, 2.0**16, 2.0**17),
+HORIZONS = {"smoke": (2.0**12, 2.0**13), "default": (2.0**13, 2.0**14, 2.0**15, 2.0**16),
             "full": (2.0**18, 2.0**19, 2.0**20, 2.0**21, 2.0**22)}
-LRS = {"smoke": (2e-3, 8e-3, 3.2e-2), "default": (1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2, 3.2e-2),
+LRS = {"smoke": (2e-3, 8e-3, 3.2e-2), "default": (5e-4, 1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2),
        "full": (5e-4, 1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2, 3.2e-2)}
 PRESETS = {"smoke": "tiny", "default": "tiny", "full": "small"}
+SEEDS = {"smoke": (0,), "default": (0, 1), "full": (0, 1, 2)}
 GammaFit = Literal["parabola", "grid"]
 
 
@@ -61,8 +62,8 @@ class GammaStudyConfig:
     """Token horizons ``D`` (None: by size, ``HORIZONS``)."""
     lrs: tuple[float, ...] | None = None
     """Peak learning rates swept at every horizon, ascending (None: by size, ``LRS``)."""
-    seeds: tuple[int, ...] = (0,)
-    """Run seeds per (horizon, lr) cell (added to ``study.seed``)."""
+    seeds: tuple[int, ...] | None = None
+    """Run seeds per (horizon, lr) cell, added to ``study.seed`` (None: by size, ``SEEDS``)."""
     preset: str | None = None
     """Training preset (None: by size, ``PRESETS``)."""
     seq_len: int = 128
@@ -84,7 +85,7 @@ class GammaStudyConfig:
         if self.lrs is not None and (len(self.lrs) < 3 or list(self.lrs) != sorted(set(self.lrs))
                                      or min(self.lrs) <= 0):
             raise ValueError(f"GammaStudyConfig.lrs needs 3+ distinct positive values, ascending, got {self.lrs}")
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+        if self.seeds is not None and (not self.seeds or len(set(self.seeds)) != len(self.seeds)):
             raise ValueError(f"GammaStudyConfig.seeds must be distinct and non-empty, got {self.seeds}")
         if self.fit not in ("parabola", "grid"):
             raise ValueError(f"GammaStudyConfig.fit must be parabola or grid, got {self.fit!r}")
@@ -93,6 +94,9 @@ class GammaStudyConfig:
 
     def grid_horizons(self) -> tuple[float, ...]:
         return tuple(sorted(self.horizons or HORIZONS[self.study.size]))
+
+    def grid_seeds(self) -> tuple[int, ...]:
+        return tuple(self.seeds if self.seeds is not None else SEEDS[self.study.size])
 
     def grid_lrs(self) -> tuple[float, ...]:
         return tuple(self.lrs or LRS[self.study.size])
@@ -135,7 +139,7 @@ def estimate(log_d: np.ndarray, log_lrs: np.ndarray, nll: np.ndarray, count: np.
 
 def _grids(config: GammaStudyConfig) -> list[GridSpec]:
     lrs = ",".join(f"{lr:g}" for lr in config.grid_lrs())
-    seeds = ",".join(str(config.study.seed + s) for s in config.seeds)
+    seeds = ",".join(str(config.study.seed + s) for s in config.grid_seeds())
     grids = []
     for tokens in config.grid_horizons():
         steps = max(1, int(tokens // (config.batch * config.seq_len)))
@@ -162,7 +166,7 @@ def run_gamma(config: GammaStudyConfig) -> StudyResult:
     rows = validation_rows(data.val, seq_len=config.seq_len, pad_id=data.token_space.pad_id,
                            max_examples=study.num_eval_examples)
     horizons, lrs = config.grid_horizons(), config.grid_lrs()
-    seeds = [study.seed + s for s in config.seeds]
+    seeds = [study.seed + s for s in config.grid_seeds()]
     cells: dict[tuple[int, int, int], Any] = {}
     runs = []
     for record in (r for d in dirs.values() for r in collect(d)):

@@ -69,7 +69,7 @@ def panels_png(panels: Mapping[str, Series], *, xlabel: str, ylabel: str, log_x:
         ax.set_title(panel)
         ax.set_xlabel(xlabel)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, framealpha=0.5)
     axes[0][0].set_ylabel(ylabel)
     if title:
         fig.suptitle(title)
