@@ -10,13 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from trimodal_eval.experiments.batch_size import (
-    BatchSizeStudyConfig,
-    leave_batch,
-    paired_spread_bootstrap,
-    run_batch_size,
-    spread,
-)
+from trimodal_eval.experiments.batch_size import BatchSizeStudyConfig, run_batch_size
+from trimodal_eval.experiments.spread_stats import leave_batch, paired_spread_bootstrap, spread
 from trimodal_eval.experiments.study import StudyConfig
 from trimodal_eval.report.browser_check import check_report, find_chromium
 

@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import statistics
 from pathlib import Path
 from typing import Any
 
 from trimodal_eval.experiments.data import study_data
 from trimodal_eval.experiments.grid_runs import GridSpec, RunRecord, collect, run_grids, study_base_config
 from trimodal_eval.experiments.section import Plot, panels_png, verdict_table, write_study
+from trimodal_eval.experiments.spread_stats import leave_batch, paired_spread_bootstrap, spread
 from trimodal_eval.experiments.study import StudyConfig, StudyResult
 from trimodal_eval.experiments.validation import final_row_sums, validation_curve, validation_rows
 from trimodal_eval.report import Table
@@ -124,24 +124,6 @@ def sde_hyperparameters(config: BatchSizeStudyConfig, batch: int) -> dict[str, f
             "weight_decay": config.weight_decay * math.sqrt(kappa)}
 
 
-def leave_batch(finals: dict[int, float], tolerance: float) -> int | None:
-    """The first batch (ascending) whose final loss exceeds ``(1 + tolerance) * median`` of the smaller ones."""
-    ordered = sorted(finals)
-    for i, batch in enumerate(ordered[1:], start=1):
-        reference = statistics.median(finals[b] for b in ordered[:i])
-        if finals[batch] > (1 + tolerance) * reference:
-            return batch
-    return None
-
-
-def spread(values: list[float]) -> dict[str, float]:
-    """``max - min`` and ``(max - min) / median`` (NaN for fewer than two values)."""
-    if len(values) < 2:
-        return {"spread": math.nan, "relative_spread": math.nan}
-    width = max(values) - min(values)
-    return {"spread": width, "relative_spread": width / statistics.median(values)}
-
-
 def _grids(config: BatchSizeStudyConfig) -> list[GridSpec]:
     D, L = config.horizon(), config.seq_len
     grids = []
@@ -179,34 +161,6 @@ def _by_rule(records: list[RunRecord], base_batch: int) -> dict[str, dict[int, R
             if mode == rule_mode or batch == base_batch:
                 out[rule][batch] = record
     return out
-
-
-def paired_spread_bootstrap(sums: dict[str, dict[int, Any]], *, replicates: int, seed: int,
-                            confidence: float = 0.95) -> dict[str, Any]:
-    """Percentile intervals of each rule's spread and of ``spread(sde) - spread(naive)`` when the held-out rows
-    are resampled (the same rows for every run: a paired comparison; training seeds are not resampled)."""
-    import numpy as np
-
-    from trimodal_core import derive_seed
-
-    rules = list(sums)
-    num_rows = next(iter(sums[rules[0]].values())).nll_RM.shape[0]
-    rng = np.random.default_rng(derive_seed(seed, "experiments/batch_size/bootstrap"))
-    draws: dict[str, list[float]] = {rule: [] for rule in rules}
-    for _ in range(replicates):
-        idx = rng.integers(0, num_rows, num_rows)
-        for rule in rules:
-            finals = [float(v.nll_RM[idx].sum() / v.n_RM[idx].sum()) for v in sums[rule].values()]
-            draws[rule].append(max(finals) - min(finals))
-    tail = (1 - confidence) / 2 * 100
-
-    def interval(values: Any) -> list[float]:
-        return [float(v) for v in np.percentile(values, [tail, 100 - tail])] if replicates else [math.nan] * 2
-
-    diff = np.array(draws["sde"]) - np.array(draws["naive"])
-    return {"replicates": replicates, "confidence": confidence,
-            "spread_ci": {rule: interval(draws[rule]) for rule in rules}, "sde_minus_naive_ci": interval(diff),
-            "fraction_sde_tighter": float(np.mean(diff < 0)) if replicates else math.nan}
 
 
 def _rule_summary(runs: dict[int, RunRecord], finals: dict[int, float], b_crit: float | None,
