@@ -98,12 +98,19 @@ def log_d_star(law: ScalingLaw, n: float) -> float:
     return (math.log(law.beta * law.B) - math.log(law.alpha * law.A)) / law.beta + law.alpha / law.beta * math.log(n)
 
 
+def float_safe(law: ScalingLaw, sizes: list[int]) -> bool:
+    """Whether ``scaling.compute_optimal_tokens`` stays a finite float over the plotted range of ``sizes``
+    (a degenerate refit with a near-zero ``beta`` puts ``D*`` or its factors beyond 1e308)."""
+    ends = (min(sizes) / 2, max(sizes) * 4)
+    if not all(math.isfinite(v := log_d_star(law, n)) and abs(v) < 700 for n in ends):
+        return False
+    # compute_optimal_tokens multiplies k = D*(1) by N^(alpha/beta): both factors must be floats too
+    return law.alpha / law.beta * math.log(ends[1]) < 700 and abs(log_d_star(law, 1.0)) < 700
+
+
 def finite_frontier(fit: ScalingFit, sizes: list[int]) -> ScalingFit:
-    """``fit`` keeping only bootstrap refits whose ``D*`` is a finite float over ``sizes`` (a degenerate refit
-    with a near-zero ``beta`` puts ``D*`` beyond 1e308, which ``compute_optimal_tokens`` cannot return)."""
-    keep = tuple(law for law in fit.bootstrap
-                 if all(math.isfinite(v := log_d_star(law, n)) and v < 700 for n in (min(sizes) / 2, max(sizes) * 4)))
-    return dataclasses.replace(fit, bootstrap=keep)
+    """``fit`` keeping only the bootstrap refits that are :func:`float_safe` (for ``plot_frontier_png``)."""
+    return dataclasses.replace(fit, bootstrap=tuple(law for law in fit.bootstrap if float_safe(law, sizes)))
 
 
 def frontier_rows(fit: ScalingFit, sizes: list[int], confidence: float = 0.95) -> list[dict[str, float]]:
@@ -185,8 +192,7 @@ def run_scaling_law(config: ScalingStudyConfig) -> StudyResult:
         mid = frontier[len(frontier) // 2]
         verdict.append([f"{modality}: D*(N) at N = {mid['N']}", f"{mid['d_star']:.4g} [{mid['low']:.4g}, "
                         f"{mid['high']:.4g}]", f"{mid['tokens_per_parameter']:.3g} tokens per parameter"])
-    drawable = {m: finite_frontier(f, sizes) for m, f in fits.items()
-                if math.isfinite(log_d_star(f.law, sizes[0])) and log_d_star(f.law, max(sizes) * 4) < 700}
+    drawable = {m: finite_frontier(f, sizes) for m, f in fits.items() if float_safe(f.law, sizes)}
     if drawable:
         plots.append(Plot("scaling_frontier", plot_frontier_png(drawable, (min(sizes) / 2, max(sizes) * 4),
                                                                 title="compute-optimal tokens D*(N)"),
@@ -201,6 +207,8 @@ def run_scaling_law(config: ScalingStudyConfig) -> StudyResult:
     notes = ["Form and fit are ours (Chinchilla's approach 3); the paper's form is not known to us. The last column "
              "is D* = 7754 N^0.84, relayed by one AI-written review of the paper (unverified), fitted on their "
              "setup: theirs, for comparison only.",
+             *[f"{m}: D*(N) not drawn, the fitted law puts it beyond a float's range over these sizes (the "
+               "frontier is not identified by these runs)." for m in fits if m not in drawable],
              f"Widths {list(widths)} (ffn_hidden = {config.ffn_ratio} d_model), horizons {list(steps)} steps of "
              f"{config.batch_size} x {config.seq_len} token slots; validation NELBO from trimodal-eval elbo."]
     summary = {"widths": list(widths), "steps": list(steps), "fits": fit_summary,

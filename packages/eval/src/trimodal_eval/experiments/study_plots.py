@@ -69,6 +69,9 @@ def loss_vs_weight_png(points: Mapping[str, Sequence[tuple[float, float, float, 
             grid = np.geomspace(min(w), max(w), 32)
             ax.plot(grid, a + b * np.log(grid), "--", color="0.4", label=f"fit: slope {b:+.3f} per ln w")
         ax.set_xscale("log")
+        ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0) if min(w) / 1.2 <= t <= max(w) * 1.2]
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])  # round weights, not overlapping data ticks
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())
         ax.set_title(name)
         ax.set_xlabel(xlabel)
         ax.grid(True, alpha=0.3)
