@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trimodal_eval.scaling import ScalingFitConfig, ScalingLaw, compute_optimal_tokens, fit_scaling_law
+from trimodal_eval.scaling import (
+    ScalingFitConfig,
+    ScalingLaw,
+    compute_optimal_tokens,
+    fit_scaling_law,
+    log_compute_optimal_tokens,
+)
 
 TRUE = ScalingLaw(E=1.7, A=400.0, alpha=0.34, B=410.0, beta=0.28)
 
@@ -41,6 +47,20 @@ def test_compute_optimal_tokens_minimizes_loss_at_fixed_compute() -> None:
     sizes = n_opt * np.geomspace(0.2, 5.0, 101)
     losses = TRUE.predict(sizes, budget / sizes)
     assert sizes[np.argmin(losses)] == pytest.approx(n_opt, rel=0.04)
+
+
+def test_degenerate_refit_gives_inf_not_overflow_and_a_finite_log() -> None:
+    """A bootstrap refit with a near-zero beta puts D* beyond 1e308: inf (no OverflowError), the log finite."""
+    law = ScalingLaw(E=1.0, A=1.0, alpha=0.5, B=50.0, beta=1e-3)
+    log_d = log_compute_optimal_tokens(law, np.array([1e5, 1e6]))
+    expected = (np.log(law.beta * law.B) - np.log(law.alpha * law.A)) / law.beta + law.alpha / law.beta * np.log(
+        [1e5, 1e6])
+    np.testing.assert_allclose(log_d, expected)
+    assert np.isfinite(log_d).all() and (log_d > 710).all()
+    assert np.isinf(compute_optimal_tokens(law, np.array([1e5, 1e6]))).all()
+    assert float(log_compute_optimal_tokens(ScalingLaw(E=1.0, A=0.0, alpha=0.5, B=1.0, beta=0.3), 1e6)) == np.inf
+    assert float(np.log(compute_optimal_tokens(TRUE, 3e7))) == pytest.approx(
+        float(log_compute_optimal_tokens(TRUE, 3e7)))
 
 
 @pytest.mark.parametrize(

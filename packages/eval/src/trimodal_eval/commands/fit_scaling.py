@@ -11,8 +11,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from trimodal_core.atomic import atomic_write_bytes, atomic_write_text
 from trimodal_eval.report.page import Figure, Paragraph, ReportPage, Section, Table
@@ -36,6 +39,12 @@ class FitScalingConfig:
     fit: ScalingFitConfig = dataclasses.field(default_factory=ScalingFitConfig)
     tail: int = 5
     """Logged steps averaged for a run's loss when it has no ``eval/elbo.json``."""
+
+
+def _finite(value: np.ndarray) -> float | None:
+    """A JSON number, or ``None`` where ``D*`` is beyond the float range (a degenerate fit)."""
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 def run_fit_scaling(config: FitScalingConfig) -> dict[str, Any]:
@@ -73,7 +82,7 @@ def run_fit_scaling(config: FitScalingConfig) -> dict[str, Any]:
                            [p.loss[modality] for p in usable], fit, title=f"{modality} NELBO per token")
         atomic_write_bytes(out / f"fit_{modality}.png", png)
         sizes = sorted({p.parameters for p in usable})
-        result["fits"][modality] = {**fit.as_dict(), "d_star": {str(n): float(compute_optimal_tokens(fit.law, n))
+        result["fits"][modality] = {**fit.as_dict(), "d_star": {str(n): _finite(compute_optimal_tokens(fit.law, n))
                                                                for n in sizes}}
         rows = [[name, value, *fit.intervals.get(name, (float("nan"), float("nan")))]
                 for name, value in fit.law.as_dict().items()]

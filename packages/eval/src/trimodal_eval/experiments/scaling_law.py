@@ -35,7 +35,14 @@ from trimodal_eval.experiments.section import Plot, panels_png, verdict_table, w
 from trimodal_eval.experiments.study import StudyConfig, StudyResult
 from trimodal_eval.likelihood import ElboConfig
 from trimodal_eval.report import Table
-from trimodal_eval.scaling import ScalingFit, ScalingFitConfig, ScalingLaw, collect_runs, fit_scaling_law
+from trimodal_eval.scaling import (
+    ScalingFit,
+    ScalingFitConfig,
+    ScalingLaw,
+    collect_runs,
+    fit_scaling_law,
+    log_compute_optimal_tokens,
+)
 from trimodal_eval.scaling.collect import MODALITIES, RunPoint
 from trimodal_eval.scaling.fit import PARAMETER_NAMES
 from trimodal_eval.scaling.plots import plot_fit_png, plot_frontier_png
@@ -90,12 +97,10 @@ def fit_modality(points: list[RunPoint], modality: str, config: ScalingFitConfig
 
 
 def log_d_star(law: ScalingLaw, n: float) -> float:
-    """``ln D*(N)`` of ``scaling.compute_optimal_tokens`` in log space (finite where ``D*`` overflows a float)."""
+    """``ln D*(N)`` (``scaling.log_compute_optimal_tokens``; ``nan`` where an exponent is not positive)."""
     if law.alpha <= 0 or law.beta <= 0:
         return math.nan
-    if law.A <= 0 or law.B <= 0:  # an underflowed coefficient: D* is 0 (no D term) or unbounded (no N term)
-        return math.inf if law.A <= 0 < law.B else -math.inf if law.B <= 0 < law.A else math.nan
-    return (math.log(law.beta * law.B) - math.log(law.alpha * law.A)) / law.beta + law.alpha / law.beta * math.log(n)
+    return float(log_compute_optimal_tokens(law, n))
 
 
 def float_safe(law: ScalingLaw, sizes: list[int]) -> bool:

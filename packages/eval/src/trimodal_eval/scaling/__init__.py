@@ -7,6 +7,7 @@ from trimodal_eval.scaling.fit import (
     ScalingLaw,
     compute_optimal_tokens,
     fit_scaling_law,
+    log_compute_optimal_tokens,
 )
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "collect_runs",
     "compute_optimal_tokens",
     "fit_scaling_law",
+    "log_compute_optimal_tokens",
     "read_metrics",
 ]

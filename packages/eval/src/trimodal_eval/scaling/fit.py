@@ -184,9 +184,19 @@ def fit_scaling_law(
                       bootstrap=tuple(refits))
 
 
-def compute_optimal_tokens(law: ScalingLaw, n: np.ndarray | float) -> np.ndarray:
-    """``D*(N)``: the token horizon that minimizes ``L`` at fixed ``N * D`` (see the module docstring)."""
+def log_compute_optimal_tokens(law: ScalingLaw, n: np.ndarray | float) -> np.ndarray:
+    """``ln D*(N) = ln(beta B / (alpha A)) / beta + (alpha / beta) ln N``, in log space so a degenerate refit
+    (a near-zero ``beta``) gives a finite log, or ``+inf`` (``A = 0``: no ``N`` term) / ``-inf`` (``B = 0``)."""
     if law.alpha <= 0 or law.beta <= 0:
         raise ValueError(f"compute-optimal tokens need positive exponents, got alpha={law.alpha}, beta={law.beta}")
-    k = (law.beta * law.B / (law.alpha * law.A)) ** (1.0 / law.beta)
-    return k * np.asarray(n, dtype=np.float64) ** (law.alpha / law.beta)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_k = (np.log(law.beta * law.B) - np.log(law.alpha * law.A)) / law.beta
+        return log_k + law.alpha / law.beta * np.log(np.asarray(n, dtype=np.float64))
+
+
+def compute_optimal_tokens(law: ScalingLaw, n: np.ndarray | float) -> np.ndarray:
+    """``D*(N)``: the token horizon that minimizes ``L`` at fixed ``N * D`` (see the module docstring);
+    ``inf`` where it exceeds the float range (never an ``OverflowError``)."""
+    log_d = log_compute_optimal_tokens(law, n)
+    with np.errstate(over="ignore"):
+        return np.exp(log_d)
