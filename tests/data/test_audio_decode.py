@@ -60,6 +60,7 @@ def test_formats_decode_to_mono(fmt: str) -> None:
         (_wav(np.array([0.1, np.nan, 0.2], np.float32), 16000), "audio_non_finite"),
         (_wav(np.zeros(0, np.float32), 16000), "audio_empty"),
     ],
+    ids=["empty", "not-riff-data", "nan-sample", "no-samples"],  # libsndfile stamps WAV headers with the time
 )
 def test_broken_audio_is_rejected(data: bytes, reason: str) -> None:
     with pytest.raises(DecodeError) as info:
