@@ -11,21 +11,17 @@ committed files with throwaway tokenizers that need no training:
   (log-energy and zero-crossing rate of 20 ms frames).
 
 Every modality then has real, learnable structure (the loss-falls test relies on it), and the sequences are
-formatted by the tokenizers' ``SequenceLayout``.
+formatted by the tokenizers' ``SequenceLayout``. The featurizers are the experiment studies' own
+(``trimodal_eval.experiments.data``), so both build the same kind of data from one implementation.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import hashlib
-import io
-import json
-import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from trimodal_core import (
@@ -37,6 +33,7 @@ from trimodal_core import (
     TokenSpace,
     TokenSpaceConfig,
 )
+from trimodal_eval.experiments.data import demo_audio_pairs, demo_image_pairs, demo_texts, utf8_bytes
 from trimodal_tokenizers.sequence import SequenceLayout
 from trimodal_train.config import TrainConfig
 from trimodal_train.configs import tiny
@@ -47,65 +44,6 @@ DEMO = Path(__file__).resolve().parents[2] / "pipelines" / "demo_data"
 TOKENIZER_FINGERPRINT = hashlib.sha256(b"tests/train: utf-8 bytes; 8x8 gray/16; 20 ms energy+zcr/16; v1").hexdigest()
 SPACE = TokenSpace(TokenSpaceConfig(text_vocab_size=256, image_codebook_size=16, audio_codebook_size=16,
                                     audio_num_codebooks=2))
-
-
-def _bytes(text: str, limit: int) -> np.ndarray:
-    data = text.encode("utf-8")[:limit] or b" "
-    return np.frombuffer(data, dtype=np.uint8).astype(np.int64)
-
-
-def _texts(limit: int) -> list[str]:
-    docs = []
-    for path in sorted((DEMO / "text").glob("*.jsonl.gz")):
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
-            docs += [json.loads(line)["text"] for line in handle]
-        if len(docs) >= limit:
-            break
-    return [d for d in docs if len(d) > 40][:limit]
-
-
-def _image_pairs(limit: int) -> list[tuple[str, np.ndarray]]:
-    from PIL import Image
-
-    pairs = []
-    for path in sorted((DEMO / "image_text").glob("*.tar")):
-        with tarfile.open(path) as archive:
-            members = {m.name: m for m in archive if m.isfile()}
-            for name in sorted(members):
-                if not name.endswith(".jpg") or (txt := name[:-4] + ".txt") not in members:
-                    continue
-                caption = archive.extractfile(members[txt]).read().decode("utf-8").strip()  # type: ignore[union-attr]
-                image = Image.open(io.BytesIO(archive.extractfile(members[name]).read()))  # type: ignore[union-attr]
-                gray = np.asarray(image.convert("L").resize((8, 8), Image.Resampling.BILINEAR), dtype=np.int64)
-                pairs.append((caption, gray // 16))
-                if len(pairs) >= limit:
-                    return pairs
-    return pairs
-
-
-def _audio_pairs(limit: int) -> list[tuple[str, np.ndarray]]:
-    import soundfile as sf
-
-    pairs = []
-    lines = (DEMO / "audio_text" / "transcripts.tsv").read_text(encoding="utf-8").splitlines()[1:]
-    for line in lines:
-        rel, transcript, _ = line.split("\t")
-        samples, rate = sf.read(DEMO / "audio_text" / rel, dtype="float32", always_2d=True)
-        mono = samples.mean(axis=1)
-        hop = rate // 50
-        frames = mono[: (len(mono) // hop) * hop].reshape(-1, hop)
-        energy = np.log10(np.mean(frames**2, axis=1) + 1e-8)  # about -8 .. 0
-        start = int(np.argmax(energy > energy.max() - 3))  # skip the leading silence
-        frames, energy = frames[start : start + 32], energy[start : start + 32]
-        if len(frames) < 32:
-            continue
-        zcr = np.mean(np.abs(np.diff(np.sign(frames), axis=1)) > 0, axis=1)
-        codes = np.stack([np.clip(((energy + 8) * 2).astype(np.int64), 0, 15),
-                          np.clip((zcr * 32).astype(np.int64), 0, 15)])
-        pairs.append((transcript, codes))
-        if len(pairs) >= limit:
-            break
-    return pairs
 
 
 def _write_corpus(out: Path, name: str, records: list) -> Path:
@@ -132,11 +70,12 @@ class TinyMixture:
 def tiny_mixture(tmp_path_factory: pytest.TempPathFactory) -> TinyMixture:
     root = tmp_path_factory.mktemp("tiny_mixture")
     layout = SequenceLayout(SPACE)
-    text = [layout.text(_bytes(t, 200)).to_record(f"text-{i}", "demo-text") for i, t in enumerate(_texts(160))]
-    images = [layout.image_text(_bytes(c, 40), g).to_record(f"img-{i}", "demo-image")
-              for i, (c, g) in enumerate(_image_pairs(96))]
-    audio = [layout.audio_text(_bytes(c, 40), a).to_record(f"aud-{i}", "demo-audio")
-             for i, (c, a) in enumerate(_audio_pairs(64))]
+    text = [layout.text(utf8_bytes(t, 200)).to_record(f"text-{i}", "demo-text")
+            for i, t in enumerate(demo_texts(DEMO, 160))]
+    images = [layout.image_text(utf8_bytes(c, 40), g).to_record(f"img-{i}", "demo-image")
+              for i, (c, g) in enumerate(demo_image_pairs(DEMO, 96))]
+    audio = [layout.audio_text(utf8_bytes(c, 40), a).to_record(f"aud-{i}", "demo-audio")
+             for i, (c, a) in enumerate(demo_audio_pairs(DEMO, 64))]
     assert len(text) >= 100 and len(images) >= 64 and len(audio) >= 48, (len(text), len(images), len(audio))
     components = {"text": (_write_corpus(root / "text", "text", text), 0.5),
                   "image_text": (_write_corpus(root / "image_text", "image_text", images), 0.3),

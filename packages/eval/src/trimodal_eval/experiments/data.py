@@ -94,12 +94,14 @@ def default_demo_data() -> Path:
     return Path(__file__).resolve().parents[5] / "pipelines" / "demo_data"
 
 
-def _bytes(text: str, limit: int) -> np.ndarray:
+def utf8_bytes(text: str, limit: int) -> np.ndarray:
+    """Training-free text tokens: the first ``limit`` UTF-8 bytes (ids 0-255; a space for an empty text)."""
     data = text.encode("utf-8")[:limit] or b" "
     return np.frombuffer(data, dtype=np.uint8).astype(np.int64)
 
 
-def _texts(root: Path, count: int) -> list[str]:
+def demo_texts(root: Path, count: int) -> list[str]:
+    """The first ``count`` documents over 40 characters of ``root/text/*.jsonl.gz``, in file order."""
     docs: list[str] = []
     for path in sorted((root / "text").glob("*.jsonl.gz")):
         with gzip.open(path, "rt", encoding="utf-8") as handle:
@@ -109,7 +111,8 @@ def _texts(root: Path, count: int) -> list[str]:
     return docs[:count]
 
 
-def _images(root: Path, count: int) -> list[tuple[str, np.ndarray]]:
+def demo_image_pairs(root: Path, count: int) -> list[tuple[str, np.ndarray]]:
+    """``(caption, codes)`` of ``root/image_text/*.tar``: 8x8 grayscale thumbnails with 16 levels (ids 0-15)."""
     from PIL import Image
 
     pairs: list[tuple[str, np.ndarray]] = []
@@ -126,7 +129,9 @@ def _images(root: Path, count: int) -> list[tuple[str, np.ndarray]]:
     return pairs
 
 
-def _audio(root: Path, count: int) -> list[tuple[str, np.ndarray]]:
+def demo_audio_pairs(root: Path, count: int) -> list[tuple[str, np.ndarray]]:
+    """``(transcript, codes [2, 32])`` of ``root/audio_text``: 32 frames of 20 ms after the leading silence,
+    log energy and zero-crossing rate, 16 levels each (clips shorter than that are skipped)."""
     import soundfile as sf
 
     pairs: list[tuple[str, np.ndarray]] = []
@@ -176,12 +181,12 @@ def build_demo_mixture(demo_data: Path, out: Path, config: StudyDataConfig) -> P
     from trimodal_tokenizers.sequence import SequenceLayout
 
     layout = SequenceLayout(SPACE)
-    text = [layout.text(_bytes(t, config.text_bytes)).to_record(f"text-{i}", "demo-text")
-            for i, t in enumerate(_texts(demo_data, config.num_text))]
-    images = [layout.image_text(_bytes(c, config.caption_bytes), g).to_record(f"img-{i}", "demo-image")
-              for i, (c, g) in enumerate(_images(demo_data, config.num_image_text))]
-    audio = [layout.audio_text(_bytes(c, config.caption_bytes), a).to_record(f"aud-{i}", "demo-audio")
-             for i, (c, a) in enumerate(_audio(demo_data, config.num_audio_text))]
+    text = [layout.text(utf8_bytes(t, config.text_bytes)).to_record(f"text-{i}", "demo-text")
+            for i, t in enumerate(demo_texts(demo_data, config.num_text))]
+    images = [layout.image_text(utf8_bytes(c, config.caption_bytes), g).to_record(f"img-{i}", "demo-image")
+              for i, (c, g) in enumerate(demo_image_pairs(demo_data, config.num_image_text))]
+    audio = [layout.audio_text(utf8_bytes(c, config.caption_bytes), a).to_record(f"aud-{i}", "demo-audio")
+             for i, (c, a) in enumerate(demo_audio_pairs(demo_data, config.num_audio_text))]
     for name, records in zip(COMPONENTS, (text, images, audio), strict=True):
         if len(records) < 10:
             raise ValueError(f"demo_data {demo_data}: only {len(records)} {name} examples (need 10)")
