@@ -144,7 +144,8 @@ def _speech_rows(val_manifest: Path, clips_table: Path, wav_dir: Path, count: in
     wav_dir.mkdir(parents=True, exist_ok=True)
     out = []
     for ex in _val_examples(val_manifest, 10 * count):
-        row = rows.get(ex.example_id.rsplit("/", 1)[-1])
+        # ids are "<table>/<clip path>" (with its extension: "transcripts.tsv/clips/x.ogg"); match by stem
+        row = rows.get(Path(ex.example_id).stem)
         if row is None or "planted" in row["path"]:
             continue
         wave, rate = sf.read(clips_table.parent / row["path"], dtype="float32")
@@ -183,6 +184,8 @@ def round_trips(bundle_dir: Path, val: dict[str, Path], clips_table: Path, work:
 
     bundle = TokenizerBundle.load(bundle_dir)
     rows = _speech_rows(val["audio_text"], clips_table, work, count)
+    if not rows:
+        raise ValueError(f"round trips: no held-out clip of {val['audio_text']} is listed in {clips_table}")
     speech = speech_roundtrip(bundle.audio, [(r["wave"], r["rate"]) for r in rows], [r["transcript"] for r in rows])
     _say("round trips", f"{len(rows)} held-out clips: " + ", ".join(
         f"{m.name} {m.value:.2f}" if m.value is not None else f"{m.name} skipped ({m.reason})" for m in speech))
