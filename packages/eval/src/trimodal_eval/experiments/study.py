@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from pathlib import Path
 from typing import Any, Literal
 
 from trimodal_core.atomic import atomic_write_text
+from trimodal_eval.json_values import json_value
 from trimodal_train.launch import LaunchConfig
 
 StudySize = Literal["smoke", "default", "full"]
@@ -122,22 +122,8 @@ class StudyResult:
     """PNG files under ``<out_dir>/plots``."""
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _jsonable(dataclasses.asdict(value))
-    return value
-
-
 def write_results(path: Path, data: dict[str, Any]) -> Path:
     """Atomically write ``data`` as JSON (non-finite floats as null, paths as strings)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(_jsonable(data), indent=1, sort_keys=True) + "\n")
+    atomic_write_text(path, json.dumps(json_value(data), indent=1, sort_keys=True) + "\n")
     return path

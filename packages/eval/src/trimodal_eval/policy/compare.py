@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from trimodal_core import derive_seed, progress
+from trimodal_eval.json_values import json_value
 from trimodal_eval.policy.export import load_policy
 from trimodal_eval.policy.rollout import run_episodes
 from trimodal_eval.policy.tasks import TaskConfig, build_examples
@@ -158,21 +159,11 @@ def run_compare(config: CompareConfig) -> dict[str, Any]:
                     steps = max(1, round(f * length))
                     sc = base.replace(selection=method, steps=steps)
                     cell(method, f"steps={steps}", f"{method} {steps}", lambda sc=sc: build_rule(sc), sc)
-        result = {"format": 1, "config": _plain(dataclasses.asdict(config)), "cells": cells, "versus_random": versus}
+        result = {"format": 1, "config": json_value(config), "cells": cells, "versus_random": versus}
         write_outputs(result, Path(config.out_dir))
         return result
     finally:
         torch.set_num_threads(threads)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 def panel_pngs(result: dict[str, Any]) -> dict[str, bytes]:

@@ -12,21 +12,12 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from trimodal_eval.json_values import json_value
 from trimodal_eval.policy.grpo import GRPOConfig
 from trimodal_eval.policy.model import PolicyModelConfig
 from trimodal_eval.policy.reward import RewardConfig
 from trimodal_eval.policy.tasks import TaskConfig
 from trimodal_eval.sampling import SamplerConfig
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -111,4 +102,4 @@ class PolicyTrainConfig:
                              seed=self.seed)
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(dataclasses.asdict(self))
+        return json_value(self)
