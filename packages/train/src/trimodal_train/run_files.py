@@ -6,7 +6,8 @@ world size, steps, gradient accumulation, the resolved optimizer, the token-spac
 
 Resuming. A checkpoint stores the config that wrote it (``train_config.json``). A run resumes from it only if
 every field matches except those that do not change the training math (:data:`RESUMABLE_CHANGES`: where the
-run lives and reports, checkpoint cadence, loader worker counts, device, compile, the micro-batch size);
+run lives and reports, checkpoint cadence, loader worker counts, device, compile, the readout, the micro-batch
+size);
 any other difference is a ``ValueError`` naming the fields (a checkpoint from another config).
 """
 
@@ -22,9 +23,9 @@ from trimodal_train.config import TrainConfig
 from trimodal_train.config_io import differences, to_dict
 
 RESUMABLE_CHANGES: tuple[str, ...] = (
-    "run.run_dir", "run.device", "run.compile", "run.cpu_threads", "run.parallelism", "run.log_interval",
-    "run.tensorboard", "run.progress", "run.peak_flops", "run.log_level", "run.spike_window", "run.spike_sigma",
-    "run.nan_policy", "run.max_nonfinite_steps", "checkpoint", "data.mixture", "data.token_space",
+    "run.run_dir", "run.device", "run.compile", "run.readout", "run.cpu_threads", "run.parallelism",
+    "run.log_interval", "run.tensorboard", "run.progress", "run.peak_flops", "run.log_level", "run.spike_window",
+    "run.spike_sigma", "run.nan_policy", "run.max_nonfinite_steps", "checkpoint", "data.mixture", "data.token_space",
     "data.micro_batch_size", "data.num_workers", "data.worker_method", "data.prefetch", "data.check_sha256",
 )
 """Dotted config keys (or prefixes) that may differ between a checkpoint and the run resuming from it."""

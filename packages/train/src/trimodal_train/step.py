@@ -7,7 +7,8 @@ slices the global batch contiguously by rank), run in ``A`` micro-batches of ``B
 1. corrupt every micro-batch first (times ``t[g, m]`` drawn once for the whole global batch from
    ``(seed, s)``, each micro-batch taking its rows by global row index; masks from ``(seed, s, g)``), so the
    global eligible count ``N = sum over ranks and micro-batches`` is all-reduced before the first forward;
-2. per micro-batch: forward (bf16 autocast on GPU when enabled), fp32 loss sums per modality, backward of
+2. per micro-batch: forward (bf16 autocast on GPU when enabled; with ``readout="masked"`` the logits of the
+   masked positions only, see ``trimodal_train.model.readout``), fp32 loss sums per modality, backward of
    ``world_size * nll_sum / N`` (``diffusion.backprop_loss``); DDP/FSDP2 gradient sync only on the last one;
 3. the step's objective ``J = sum nll / N`` and the per-modality sums are all-reduced for logging and the
    non-finite check; clipping and the optimizer update are left to the caller.
@@ -35,6 +36,7 @@ from trimodal_train.diffusion import (
     eligible_count,
     loss_sums,
     sample_times,
+    selected_loss_sums,
 )
 from trimodal_train.distributed import DistContext, all_reduce_sum, no_sync
 
@@ -85,6 +87,7 @@ def train_step(
     grad_accum: int,
     ctx: DistContext,
     autocast_dtype: torch.dtype | None,
+    readout: str = "masked",
 ) -> StepOutput:
     """Forward and backward of one optimizer step (module docstring); gradients are left in ``.grad``."""
     if diffusion.anti_masking:
@@ -117,10 +120,11 @@ def train_step(
         autocast = (torch.autocast(device_type=ctx.device.type, dtype=autocast_dtype)
                     if autocast_dtype is not None else contextlib.nullcontext())
         with no_sync(model, enabled=ctx.distributed and not last):
+            select = m.corrupted.masked_BL if readout == "masked" else None
             with autocast:
-                logits_BLV = model(m.corrupted.inputs_BL, document_ids_BL=m.document_ids_BL,
-                                   span_modality_BL=m.corrupted.span_modality_BL)
-            sums = loss_sums(logits_BLV, m.corrupted)
+                logits = model(m.corrupted.inputs_BL, document_ids_BL=m.document_ids_BL,
+                               span_modality_BL=m.corrupted.span_modality_BL, select_BL=select)
+            sums = selected_loss_sums(logits, m.corrupted) if select is not None else loss_sums(logits, m.corrupted)
             loss = backprop_loss(sums, global_eligible=global_eligible, world_size=ctx.world_size)
             loss.backward()
         total = total + sums.detach()

@@ -236,7 +236,7 @@ def _train(config: TrainConfig, ctx: DistContext, on_step: StepHook | None) -> T
             t_data = time.perf_counter() - t0
             out = train_step(forward, batch, step=step, seed=config.run.seed, diffusion=config.diffusion,
                              token_space=token_space, global_batch_size=B, grad_accum=grad_accum, ctx=ctx,
-                             autocast_dtype=autocast_dtype)
+                             autocast_dtype=autocast_dtype, readout=config.run.readout)
             grad_norm = float(clip_gradients(model.parameters(), config.optim.grad_clip))
             lr = optimizer.param_groups[0]["lr"] / optimizer.param_groups[0].get("lr_multiplier", 1.0)
             finite = math.isfinite(out.loss) and math.isfinite(grad_norm)

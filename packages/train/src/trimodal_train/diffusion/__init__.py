@@ -14,6 +14,7 @@ from trimodal_train.diffusion.loss import (
     loss_sums,
     nelbo_metrics,
     nelbo_per_token,
+    selected_loss_sums,
 )
 from trimodal_train.diffusion.masking import (
     ConditionMode,
@@ -66,5 +67,6 @@ __all__ = [
     "pair_rows",
     "sample_times",
     "sample_uniforms",
+    "selected_loss_sums",
     "span_modality",
 ]

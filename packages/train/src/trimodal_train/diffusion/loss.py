@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from trimodal_core import Modality
 from trimodal_train.diffusion.config import MODALITY_NAMES, NUM_MODALITIES
 from trimodal_train.diffusion.masking import CorruptedBatch
+from trimodal_train.model.readout import SelectedLogits
 
 _IGNORE = -100
 
@@ -108,6 +109,45 @@ def loss_sums(logits_BLV: torch.Tensor, corrupted: CorruptedBatch) -> LossSums:
             eligible_M=_per_modality(corrupted.eligible_BL.to(torch.int64), span_BL),
             masked_M=_per_modality(corrupted.masked_BL.to(torch.int64), span_BL),
         )
+
+
+def selected_loss_sums(selected: SelectedLogits, corrupted: CorruptedBatch) -> LossSums:
+    """:func:`loss_sums` from the readout at selected positions (``model(..., select_BL=masked_BL)``).
+
+    The selection must cover every masked position (others contribute 0); a target outside its group's ids
+    (probability 0 under the restricted readout) contributes ``+inf``, as the dense ``-inf`` logit would.
+    """
+    if selected.shape_BL != tuple(corrupted.targets_BL.shape):
+        raise ValueError(f"selected logits of shape {selected.shape_BL} do not match targets "
+                         f"{tuple(corrupted.targets_BL.shape)}")
+    targets_N = corrupted.targets_BL.reshape(-1)
+    masked_N = corrupted.masked_BL.reshape(-1)
+    weight_N = corrupted.weight_BL.reshape(-1)
+    span_N = corrupted.span_modality_BL.reshape(-1).long()
+    device = targets_N.device
+    nll_M = torch.zeros(NUM_MODALITIES + 1, dtype=torch.float32, device=device)
+    covered = torch.zeros((), dtype=torch.int64, device=device)
+    with torch.autocast(device_type=device.type, enabled=False):
+        for group in selected.groups:
+            local_V = torch.full((selected.vocab_size,), -1, dtype=torch.long, device=device)
+            local_V[group.ids_V] = torch.arange(group.ids_V.numel(), device=device)
+            local_N = local_V[targets_N[group.index_N]]
+            ce_N = F.cross_entropy(group.logits_NV.float(), local_N.clamp(min=0), reduction="none")
+            ce_N = torch.where(local_N >= 0, ce_N, torch.inf)
+            keep_N = masked_N[group.index_N]
+            covered = covered + keep_N.sum()
+            nll_N = torch.where(keep_N, ce_N * weight_N[group.index_N].float(), 0.0)
+            nll_M = nll_M.index_add(0, span_N[group.index_N], nll_N)
+    if int(covered) != int(masked_N.sum()):
+        raise ValueError(f"the selection covers {int(covered)} of {int(masked_N.sum())} masked positions; "
+                         "pass select_BL=corrupted.masked_BL")
+    span_BL = corrupted.span_modality_BL
+    codes = [int(Modality.TEXT), int(Modality.IMAGE), int(Modality.AUDIO)]
+    return LossSums(
+        nll_sum_M=nll_M[codes],
+        eligible_M=_per_modality(corrupted.eligible_BL.to(torch.int64), span_BL),
+        masked_M=_per_modality(corrupted.masked_BL.to(torch.int64), span_BL),
+    )
 
 
 def eligible_count(corrupted: CorruptedBatch) -> torch.Tensor:

@@ -5,6 +5,7 @@ from trimodal_train.model.config import ModelConfig
 from trimodal_train.model.flops import flops_per_step, flops_per_token
 from trimodal_train.model.logit_masks import DEFAULT_MASKABLE_SPECIALS, allowed_mask_MV
 from trimodal_train.model.presets import MODEL_PRESETS, REFERENCE_TOKEN_SPACE, ParameterCount, count_parameters
+from trimodal_train.model.readout import LogitGroup, SelectedLogits
 from trimodal_train.model.transformer import DiffusionTransformer, build_model
 
 __all__ = [
@@ -12,9 +13,11 @@ __all__ = [
     "MODEL_PRESETS",
     "REFERENCE_TOKEN_SPACE",
     "DiffusionTransformer",
+    "LogitGroup",
     "ModelConfig",
     "ParamKind",
     "ParameterCount",
+    "SelectedLogits",
     "allowed_mask_MV",
     "build_model",
     "count_parameters",

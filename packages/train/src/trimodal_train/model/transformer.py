@@ -8,6 +8,8 @@
     logits   = W_out (RMSNorm(h_L) * c)                c = 1/m_d (CompleteP) or 1; W_out = E when tied
     logits[b, i, v] = -inf unless allowed_mask_MV[span_modality[b, i], v]
 
+(:mod:`.readout`; with ``select_BL`` only the selected positions' logits, over their modality's ids.)
+
 The network takes no time input (masked diffusion: it sees the mask ratio). The readout runs in the compute
 dtype (bf16 under autocast) and the logits are returned as float32.
 
@@ -27,6 +29,7 @@ from trimodal_train.model.attention import Attention, build_attention_mask
 from trimodal_train.model.config import ModelConfig
 from trimodal_train.model.layers import Embedding, Linear, RMSNorm, SwiGLU, rope_tables
 from trimodal_train.model.logit_masks import DEFAULT_MASKABLE_SPECIALS, allowed_mask_MV
+from trimodal_train.model.readout import SelectedLogits, dense_logits, selected_logits
 
 
 class Block(nn.Module):
@@ -96,8 +99,9 @@ class DiffusionTransformer(nn.Module):
         *,
         document_ids_BL: torch.Tensor | None = None,
         span_modality_BL: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Float32 logits ``[B, L, V]`` for every position.
+        select_BL: torch.Tensor | None = None,
+    ) -> torch.Tensor | SelectedLogits:
+        """Float32 logits ``[B, L, V]`` for every position, or :class:`SelectedLogits` with ``select_BL``.
 
         Args:
             tokens_BL: int64 global token ids.
@@ -106,11 +110,14 @@ class DiffusionTransformer(nn.Module):
             span_modality_BL: ``Modality`` value of each position's span (uint8 or int); with
                 ``config.restrict_logits`` a TEXT/IMAGE/AUDIO position gets ``-inf`` outside its modality.
                 ``pad`` and ``mask`` are ``-inf`` everywhere regardless.
+            select_BL: bool; when given, only these positions' logits, each over its span modality's ids
+                (:mod:`.readout`: what the training loss needs, at a fraction of the dense cost).
         """
         length = tokens_BL.shape[1]
         if length > self.config.max_seq_len:
             raise ValueError(f"sequence length {length} exceeds ModelConfig.max_seq_len={self.config.max_seq_len}")
-        for name, extra in (("document_ids_BL", document_ids_BL), ("span_modality_BL", span_modality_BL)):
+        for name, extra in (("document_ids_BL", document_ids_BL), ("span_modality_BL", span_modality_BL),
+                            ("select_BL", select_BL)):
             if extra is not None and extra.shape != tokens_BL.shape:
                 raise ValueError(f"{name} has shape {tuple(extra.shape)}, tokens_BL {tuple(tokens_BL.shape)}")
         if (
@@ -130,12 +137,11 @@ class DiffusionTransformer(nn.Module):
             h_BLD = block(h_BLD, self.rope_2LK, mask)
         h_BLD = self.final_norm(h_BLD) * self.output_scale
         weight_VD = self.embedding.weight if self.output is None else self.output.weight
-        logits_BLV = torch.nn.functional.linear(h_BLD, weight_VD).float()
-        if self.config.restrict_logits and span_modality_BL is not None:
-            allowed = self.allowed_mask_MV[span_modality_BL.long()]  # [B, L, V]; long: uint8 would index as bool
-        else:
-            allowed = self.allowed_mask_MV[Modality.SPECIAL]  # [V]: only pad and mask removed
-        return logits_BLV.masked_fill(~allowed, float("-inf"))
+        if select_BL is not None:
+            return selected_logits(h_BLD, weight_VD, self.allowed_mask_MV, span_modality_BL, select_BL,
+                                   restrict=self.config.restrict_logits)
+        return dense_logits(h_BLD, weight_VD, self.allowed_mask_MV, span_modality_BL,
+                            restrict=self.config.restrict_logits)
 
 
 def build_model(
