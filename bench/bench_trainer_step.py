@@ -7,12 +7,14 @@ Both run in one process on the same model shape and the same batches, *interleav
 runs the real loop (loader, global-batch time sampling, corruption, forward, fp32 per-modality loss, backward,
 clipping, AdamW with the CompleteP groups, LR schedule, metrics), and its ``on_step`` hook runs one bare step
 (forward on the same corrupted batch, masked cross-entropy, backward, ``AdamW(model.parameters())``) on a twin
-model. The trainer's step time is the time between hooks, so each trainer step is paired with a bare step
-taken right after it under the same machine load. Reported: median wall time and median CPU time (this
-process, all threads) per step, the overhead ratio (goal <= 5% on CPU), the loader's share of the trainer's
-step (``next(loader)``), and the objective's own CPU cost (time sampling + ``corrupt`` per step, measured on
-its own). Data: the trainer tests' tiny tri-modal mixture built from the committed demo data (``--mixture``
-to use another), so sequence shapes are those of real packed text and padded pairs.
+model. The trainer's step time is the time between hooks, so each trainer step is paired with a bare step taken
+right after it under the same machine load. The bare step uses the trainer's readout (``--readout``, default
+``masked``: logits at masked positions over their modality's ids); with ``masked`` a second twin also takes a
+dense-readout bare step (full ``[B, L, V]`` logits), for the readout's speed-up. Reported: median wall time and
+median CPU time (this process, all threads) per step, the overhead ratio (goal <= 5% on CPU), the loader's share
+of the trainer's step (``next(loader)``), and the objective's own CPU cost (time sampling + ``corrupt`` per
+step, measured on its own). Data: the trainer tests' tiny tri-modal mixture built from the committed demo data
+(``--mixture`` to use another), so sequence shapes are those of real packed text and padded pairs.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import tyro
 from trimodal_train.checkpoint import CheckpointConfig
 from trimodal_train.configs import tiny
 from trimodal_train.data import build_loader
-from trimodal_train.diffusion import corrupt, sample_times
+from trimodal_train.diffusion import corrupt, sample_times, selected_loss_sums
 from trimodal_train.model import MODEL_PRESETS, build_model
 from trimodal_train.trainer import resolve_token_space, train
 
@@ -58,6 +60,8 @@ class BenchConfig:
     """torch intra-op threads (1: the robust setting on a shared 2-core machine)."""
     mixture: Path | None = None
     """Mixture manifest (default: build the trainer tests' tiny demo mixture in a temp folder)."""
+    readout: str = "masked"
+    """``RunConfig.readout`` of the trainer and the bare loop (``masked`` also times a dense bare step)."""
 
 
 def _tiny_mixture(root: Path) -> Path:
@@ -92,7 +96,7 @@ def main(cfg: BenchConfig) -> None:
         data=dataclasses.replace(base.data, mixture=mixture, seq_len=cfg.seq_len, global_batch_size=cfg.batch),
         checkpoint=CheckpointConfig(interval=0, save_final=False, export_model=False),
         run=dataclasses.replace(base.run, run_dir=tmp / "run", steps=total, log_interval=10, progress=False,
-                                log_level="WARNING"),
+                                log_level="WARNING", readout=cfg.readout),
     )
     space = resolve_token_space(config)
     loader = build_loader(mixture, config.data.loader_config(seed=0, rank=0, world_size=1, rows_per_step=cfg.batch))
@@ -105,16 +109,25 @@ def main(cfg: BenchConfig) -> None:
         corrupted.append(corrupt(batch, config=config.diffusion, token_space=space, seed=0, step=step,
                                  num_global_rows=cfg.batch, t_BM=t_GM))
     objective_cpu = (_cpu() - t0) / total
-    bare_model = build_model(config.model, space, maskable_specials=config.diffusion.maskable_specials)
-    bare_opt = torch.optim.AdamW(bare_model.parameters(), lr=1e-3)
+    def twin() -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+        model = build_model(config.model, space, maskable_specials=config.diffusion.maskable_specials)
+        return model, torch.optim.AdamW(model.parameters(), lr=1e-3)
 
-    def bare_step(i: int) -> None:
+    bare = twin()
+    dense = twin() if cfg.readout == "masked" else None
+
+    def bare_step(i: int, model: torch.nn.Module, opt: torch.optim.Optimizer, readout: str) -> None:
         c, b = corrupted[i], batches[i]
-        logits = bare_model(c.inputs_BL, document_ids_BL=b.document_ids_BL, span_modality_BL=c.span_modality_BL)
-        loss = F.cross_entropy(logits[c.masked_BL], c.targets_BL[c.masked_BL])
+        kwargs = {"document_ids_BL": b.document_ids_BL, "span_modality_BL": c.span_modality_BL}
+        if readout == "masked":
+            loss = selected_loss_sums(model(c.inputs_BL, select_BL=c.masked_BL, **kwargs), c).nll_sum_M.sum()
+            loss = loss / c.masked_BL.sum()
+        else:
+            logits = model(c.inputs_BL, **kwargs)
+            loss = F.cross_entropy(logits[c.masked_BL], c.targets_BL[c.masked_BL])
         loss.backward()
-        bare_opt.step()
-        bare_opt.zero_grad(set_to_none=True)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
 
     rows: list[dict[str, float]] = []
     mark: dict[str, float] = {}
@@ -124,10 +137,14 @@ def main(cfg: BenchConfig) -> None:
         row = {"trainer_wall": wall - mark["wall"], "trainer_cpu": cpu - mark["cpu"],
                "data_wall": record["data_time_s"]} if mark else {}
         w0, c0 = time.perf_counter(), _cpu()
-        bare_step(step)
+        bare_step(step, *bare, cfg.readout)
         w1, c1 = time.perf_counter(), _cpu()
+        if dense is not None:
+            bare_step(step, *dense, "dense")
+        w2, c2 = time.perf_counter(), _cpu()
         if row and step >= cfg.warmup:
-            rows.append({**row, "bare_wall": w1 - w0, "bare_cpu": c1 - c0})
+            rows.append({**row, "bare_wall": w1 - w0, "bare_cpu": c1 - c0, "dense_wall": w2 - w1,
+                         "dense_cpu": c2 - c1})
         mark["wall"], mark["cpu"] = time.perf_counter(), _cpu()
 
     train(config, on_step=on_step)
@@ -143,6 +160,10 @@ def main(cfg: BenchConfig) -> None:
         ratios = sorted(r[f"trainer_{kind}"] / r[f"bare_{kind}"] for r in rows)
         print(f"{kind:4s}  trainer {t * 1e3:8.1f} ms  bare {b * 1e3:8.1f} ms  overhead {t / b - 1:+6.1%}  "
               f"(median of paired ratios {statistics.median(ratios) - 1:+6.1%})")
+    if dense is not None:
+        print(f"readout: dense bare step {med('dense_wall') * 1e3:.1f} ms wall / {med('dense_cpu') * 1e3:.1f} ms CPU; "
+              f"masked readout {med('dense_wall') / med('bare_wall'):.2f}x faster (wall), "
+              f"{med('dense_cpu') / med('bare_cpu'):.2f}x (CPU)")
     print(f"loader share of the trainer step (wall): {med('data_wall') / med('trainer_wall'):.2%} "
           f"({med('data_wall') * 1e3:.2f} ms)")
     print(f"objective (time sampling + corrupt) CPU per step: {objective_cpu * 1e3:.2f} ms "

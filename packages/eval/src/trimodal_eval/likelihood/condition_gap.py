@@ -28,8 +28,8 @@ from trimodal_eval.likelihood.elbo import (
     ElboConfig,
     Estimate,
     corrupt_rows,
+    masked_nll,
     per_modality,
-    position_nll,
     ratio_estimate,
 )
 from trimodal_eval.likelihood.rows import EvalRows
@@ -142,9 +142,7 @@ def condition_gap(model: Denoiser, rows: EvalRows, task: str, *, diffusion: Diff
                 span_modality_BL=torch.stack([p["span"] for p in spliced]))
             docs_other = torch.stack([p["docs"] for p in spliced])
             for batch, docs, out in ((own, sub.document_ids_BL[idx], matched), (other, docs_other, shuffled)):
-                logits = model(batch.inputs_BL.to(device), document_ids_BL=docs.to(device),
-                               span_modality_BL=batch.span_modality_BL.to(device)).cpu()
-                out[idx] += position_nll(logits, batch).sum(dim=1).numpy()
+                out[idx] += masked_nll(model, batch, docs, device).sum(dim=1).cpu().numpy()
             target_n[idx] += per_modality(corrupted.eligible_BL[idx].double(),
                                           corrupted.span_modality_BL[idx]).sum(axis=1)
     matched, shuffled, target_n = (x / config.num_t_samples for x in (matched, shuffled, target_n))

@@ -31,6 +31,7 @@ from trimodal_core import Modality, TokenSpace, derive_seed
 from trimodal_eval.denoiser import Denoiser
 from trimodal_eval.likelihood.rows import EvalRows
 from trimodal_train.diffusion import MODALITY_NAMES, CorruptedBatch, DiffusionConfig, corrupt
+from trimodal_train.model import DiffusionTransformer, SelectedLogits
 
 ElboCondition = Literal["joint", "visible", "masked"]
 _CODES = (int(Modality.TEXT), int(Modality.IMAGE), int(Modality.AUDIO))
@@ -98,6 +99,38 @@ def position_nll(logits_BLV: torch.Tensor, corrupted: CorruptedBatch) -> torch.T
     return torch.where(masked, -picked_BL * corrupted.weight_BL.double(), torch.zeros_like(picked_BL))
 
 
+def selected_position_nll(selected: SelectedLogits, corrupted: CorruptedBatch) -> torch.Tensor:
+    """:func:`position_nll` from the readout at the masked positions (``model(..., select_BL=masked_BL)``)."""
+    masked_N = corrupted.masked_BL.reshape(-1)
+    weight_N = corrupted.weight_BL.reshape(-1).double()
+    out_N = torch.zeros(masked_N.numel(), dtype=torch.float64, device=masked_N.device)
+    for group in selected.groups:
+        column_N = group.targets(corrupted.targets_BL, selected.vocab_size)
+        logp_NV = torch.log_softmax(group.logits_NV.float(), dim=-1)
+        picked_N = logp_NV.gather(-1, column_N.clamp(min=0).unsqueeze(-1)).squeeze(-1).double()
+        picked_N = torch.where(column_N >= 0, picked_N, -torch.inf)
+        keep_N = masked_N[group.index_N]
+        out_N[group.index_N] = torch.where(keep_N, -picked_N * weight_N[group.index_N], 0.0)
+    return out_N.reshape(corrupted.masked_BL.shape)
+
+
+def masked_nll(model: Denoiser, corrupted: CorruptedBatch, document_ids_BL: torch.Tensor,
+               device: str | torch.device) -> torch.Tensor:
+    """``position_nll`` of one corrupted batch under ``model`` (float64 ``[B, L]`` on the model's device).
+
+    A :class:`~trimodal_train.model.DiffusionTransformer` is read out at the masked positions only, each over
+    its span modality's ids (the same values up to float summation order, a fraction of the cost); any other
+    denoiser gives dense logits.
+    """
+    inputs = corrupted.inputs_BL.to(device)
+    kwargs = {"document_ids_BL": document_ids_BL.to(device), "span_modality_BL": corrupted.span_modality_BL.to(device)}
+    if isinstance(model, DiffusionTransformer):
+        selected = model(inputs, select_BL=corrupted.masked_BL.to(device), **kwargs)
+        return selected_position_nll(selected, _to(corrupted, inputs.device))
+    logits = model(inputs, **kwargs)
+    return position_nll(logits, _to(corrupted, logits.device))
+
+
 def per_modality(values_BL: torch.Tensor, span_BL: torch.Tensor) -> np.ndarray:
     """Row sums of ``values_BL`` per span modality: float64 ``[B, 3]`` (text, image, audio)."""
     return torch.stack([(values_BL * (span_BL == c)).sum(dim=1) for c in _CODES], dim=1).double().cpu().numpy()
@@ -141,17 +174,18 @@ def row_sums(model: Denoiser, rows: EvalRows, *, diffusion: DiffusionConfig, tok
             corrupted = corrupt_rows(part, diffusion=diffusion, token_space=token_space, seed=config.seed,
                                      sample=k, num_samples=config.num_t_samples, row_offset=start,
                                      condition=condition)
-            logits = model(corrupted.inputs_BL.to(device), document_ids_BL=part.document_ids_BL.to(device),
-                           span_modality_BL=corrupted.span_modality_BL.to(device))
-            span = corrupted.span_modality_BL.to(logits.device)
-            nll[start:start + part.num_rows] += per_modality(position_nll(logits, _to(corrupted, logits.device)), span)
-            count[start:start + part.num_rows] += per_modality(corrupted.eligible_BL.to(logits.device).double(), span)
+            nll_BL = masked_nll(model, corrupted, part.document_ids_BL, device)
+            span = corrupted.span_modality_BL.to(nll_BL.device)
+            nll[start:start + part.num_rows] += per_modality(nll_BL, span)
+            count[start:start + part.num_rows] += per_modality(corrupted.eligible_BL.to(nll_BL.device).double(), span)
         if on_batch is not None:
             on_batch(part.num_rows)
     return RowSums(nll_RM=nll / config.num_t_samples, n_RM=count / config.num_t_samples)
 
 
 def _to(corrupted: CorruptedBatch, device: torch.device) -> CorruptedBatch:
+    if corrupted.targets_BL.device == device:
+        return corrupted
     return dataclasses.replace(corrupted, targets_BL=corrupted.targets_BL.to(device),
                                masked_BL=corrupted.masked_BL.to(device), weight_BL=corrupted.weight_BL.to(device))
 

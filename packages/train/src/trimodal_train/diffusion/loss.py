@@ -120,18 +120,15 @@ def selected_loss_sums(selected: SelectedLogits, corrupted: CorruptedBatch) -> L
     if selected.shape_BL != tuple(corrupted.targets_BL.shape):
         raise ValueError(f"selected logits of shape {selected.shape_BL} do not match targets "
                          f"{tuple(corrupted.targets_BL.shape)}")
-    targets_N = corrupted.targets_BL.reshape(-1)
     masked_N = corrupted.masked_BL.reshape(-1)
     weight_N = corrupted.weight_BL.reshape(-1)
     span_N = corrupted.span_modality_BL.reshape(-1).long()
-    device = targets_N.device
+    device = masked_N.device
     nll_M = torch.zeros(NUM_MODALITIES + 1, dtype=torch.float32, device=device)
     covered = torch.zeros((), dtype=torch.int64, device=device)
     with torch.autocast(device_type=device.type, enabled=False):
         for group in selected.groups:
-            local_V = torch.full((selected.vocab_size,), -1, dtype=torch.long, device=device)
-            local_V[group.ids_V] = torch.arange(group.ids_V.numel(), device=device)
-            local_N = local_V[targets_N[group.index_N]]
+            local_N = group.targets(corrupted.targets_BL, selected.vocab_size)
             ce_N = F.cross_entropy(group.logits_NV.float(), local_N.clamp(min=0), reduction="none")
             ce_N = torch.where(local_N >= 0, ce_N, torch.inf)
             keep_N = masked_N[group.index_N]

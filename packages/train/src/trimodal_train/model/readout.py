@@ -44,6 +44,16 @@ class LogitGroup:
     logits_NV: torch.Tensor
     """float32 ``[len(index_N), len(ids_V)]``."""
 
+    def columns(self, ids_N: torch.Tensor, vocab_size: int) -> torch.Tensor:
+        """int64 column of each global id in ``ids_N`` (``-1`` where the group has no column for it)."""
+        column_V = torch.full((vocab_size,), -1, dtype=torch.long, device=ids_N.device)
+        column_V[self.ids_V] = torch.arange(self.ids_V.numel(), device=ids_N.device)
+        return column_V[ids_N]
+
+    def targets(self, targets_BL: torch.Tensor, vocab_size: int) -> torch.Tensor:
+        """The group's rows' targets as columns (``-1``: a target the group cannot predict)."""
+        return self.columns(targets_BL.reshape(-1)[self.index_N], vocab_size)
+
 
 @dataclasses.dataclass(frozen=True)
 class SelectedLogits:
