@@ -4,7 +4,10 @@ The tokenizer emits *local* text ids (``0 .. vocab_size-1``); :class:`trimodal_c
 offset. Training uses a byte-level pre-tokenizer with the full 256-symbol byte alphabet and no normalizer,
 so every Unicode string round-trips exactly. Boundary and task tokens live in the token space, never in the
 text vocabulary; a loaded ``tokenizer.json`` that carries its own special tokens has them encoded as plain
-text (``encode_special_tokens``), so a special token is never produced from user text.
+text (``encode_special_tokens``), so a special token is never produced from user text. A plain byte-level
+BPE (what :meth:`TextTokenizer.train` builds) encodes through :class:`~trimodal_tokenizers.bpe_pieces.PieceEncoder`
+(the same ids as HF's ``encode_batch_fast``, about 3.5x less CPU); other tokenizers and texts it does not cover go
+to HF directly.
 
 Run: ``trimodal-tokenizers train-text --input corpus.txt --vocab-size 8192 --out runs/tok/text``.
 """
@@ -23,6 +26,7 @@ import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from trimodal_core.atomic import atomic_write_text
+from trimodal_tokenizers.bpe_pieces import PieceEncoder, supports
 
 _log = logging.getLogger(__name__)
 
@@ -80,6 +84,8 @@ class TextTokenizer:
         self._tok.no_truncation()
         self.config = config
         self._vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
+        self._pieces: PieceEncoder | None = None
+        self._pieces_checked = False
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -176,16 +182,36 @@ class TextTokenizer:
         """Local ids per text (``int64``). An empty string gives an empty array (no tokens, lossless)."""
         if isinstance(texts, str):
             raise TypeError("encode_batch expects a list of strings, not one str")
+        pieces = self._piece_encoder()
+        if pieces is not None and all(isinstance(text, str) for text in texts):
+            # The exact fast path (bpe_pieces); texts it does not cover go to HF below, in their order.
+            out = [pieces.encode(text) for text in texts]
+            rest = [i for i, ids in enumerate(out) if ids is None]
+            if rest:
+                for i, ids in zip(rest, self._encode_hf([texts[i] for i in rest], positions=rest), strict=True):
+                    out[i] = ids
+            return out  # type: ignore[return-value]
+        return self._encode_hf(texts)
+
+    def _piece_encoder(self) -> PieceEncoder | None:
+        if not self._pieces_checked:  # built on first use: the per-process character check takes ~0.4 s
+            self._pieces = PieceEncoder(self._tok) if supports(self._tok) else None
+            self._pieces_checked = True
+        return self._pieces
+
+    def _encode_hf(self, texts: list[str], positions: list[int] | None = None) -> list[np.ndarray]:
+        """HF's ids of ``texts`` (``positions``: their indices in the caller's list, for error messages)."""
         try:
             encodings = self._tok.encode_batch_fast(texts, add_special_tokens=False)
         except TypeError:
             for i, text in enumerate(texts):
+                at = i if positions is None else positions[i]
                 if not isinstance(text, str):
-                    raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str") from None
+                    raise TypeError(f"texts[{at}] is {type(text).__name__}, expected str") from None
                 try:
                     text.encode("utf-8")
                 except UnicodeEncodeError as exc:
-                    raise ValueError(f"texts[{i}] is not valid Unicode (lone surrogate at {exc.start})") from None
+                    raise ValueError(f"texts[{at}] is not valid Unicode (lone surrogate at {exc.start})") from None
             raise
         return [np.asarray(enc.ids, dtype=np.int64) for enc in encodings]
 
