@@ -213,28 +213,64 @@ class _NGramIndex:
     """Word n-grams of one text as 64-bit hashes (numpy), with word character counts.
 
     The Gopher repetition rules count characters in repeated n-grams for n = 2..10; done with Python
-    tuples and sets they dominate the cost of filtering. Here each distinct word gets an integer id, the
-    n-gram hashes are built incrementally (``h_n = mix(h_{n-1} ^ id)``, collisions ~1e-19 per pair), and
-    only positions whose hash occurs more than once are visited in Python. Results equal the tuple-based
-    definitions (the test suite checks that against a direct implementation).
+    tuples and sets they dominate the cost of filtering. Here each distinct word gets an integer id, and the
+    n-gram hashes are built incrementally (``h_n[p] = mix(h_{n-1}[p] ^ id[p + n - 1])``, collisions ~1e-19 per
+    pair). Level ``n`` keeps only the positions whose n-gram hash occurs more than once: an n-gram that repeats
+    has a repeating (n-1)-gram at each of its positions, so level ``n`` is computed from level ``n - 1``'s
+    positions alone (one sort of the whole text, at n = 2; the longer n-grams sort a shrinking remainder), and
+    only those positions are visited in Python. Results equal the tuple-based definitions (the test suite checks
+    that against a direct implementation).
     """
 
     def __init__(self, words: list[str]) -> None:
         vocab: dict[str, int] = {}
-        self.num_words = len(words)
+        num_words = self.num_words = len(words)
         # setdefault with a running index: equal words get equal (not consecutive) ids, all in C.
-        self.ids = np.array(list(map(vocab.setdefault, words, range(len(words)))), dtype=np.uint64)
-        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        self.ids = np.fromiter(map(vocab.setdefault, words, range(num_words)), dtype=np.uint64, count=num_words)
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=num_words)
         self.prefix = np.concatenate([[0], np.cumsum(lengths)])
-        self._hashes: list[np.ndarray] = [mix64(self.ids * GOLDEN + GOLDEN)]
-        self._no_repeats_below: int | None = None
+        self._words = mix64(self.ids * GOLDEN + GOLDEN)
+        # n -> (positions, hashes) of the repeated n-grams in increasing position, and (best count, its start)
+        self._levels: dict[int, tuple[np.ndarray, np.ndarray, int, int]] = {}
 
-    def hashes(self, n: int) -> np.ndarray:
-        while len(self._hashes) < n:
-            k = len(self._hashes)  # extend (k)-grams to (k+1)-grams
-            previous = self._hashes[-1]
-            self._hashes.append(mix64(previous[: self.num_words - k] ^ self.ids[k:]))
-        return self._hashes[n - 1]
+    def _level(self, n: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+        level = self._levels.get(n)
+        if level is not None:
+            return level
+        if n == 1:
+            values = self._words
+            positions = np.arange(values.size)
+        elif n == 2:
+            values = mix64(self._words[:-1] ^ self.ids[1:])
+            positions = np.arange(values.size)
+        else:
+            previous, previous_values, _, _ = self._level(n - 1)
+            if previous.size and previous[-1] > self.num_words - n:  # the n-gram must fit in the text
+                keep = previous <= self.num_words - n
+                previous, previous_values = previous[keep], previous_values[keep]
+            positions = previous
+            values = mix64(previous_values ^ self.ids[positions + (n - 1)])
+        if positions.size < 2:
+            level = self._levels[n] = (positions[:0], values[:0], 1, 0)
+            return level
+        # stable: each run of equal hashes lists its positions in increasing order
+        order = np.argsort(values, kind="stable")
+        ordered = values[order]
+        group_start = np.empty(ordered.size, dtype=bool)
+        group_start[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=group_start[1:])
+        starts = np.flatnonzero(group_start)
+        counts = np.diff(np.append(starts, ordered.size))
+        best = int(counts.max())
+        if best == 1:
+            level = self._levels[n] = (positions[:0], values[:0], 1, 0)
+            return level
+        best_start = int(positions[order[starts[counts == best]]].min())
+        repeated = np.ones(ordered.size, dtype=bool)
+        repeated[starts[counts == 1]] = False
+        kept = np.sort(order[repeated])
+        level = self._levels[n] = (positions[kept], values[kept], best, best_start)
+        return level
 
     def chars(self, start: np.ndarray | int, n: int) -> np.ndarray | int:
         """Characters of the n-gram(s) starting at ``start``, words concatenated without spaces."""
@@ -242,37 +278,19 @@ class _NGramIndex:
 
     def top_ngram_chars(self, n: int) -> int:
         """Characters of the most frequent n-gram joined by spaces, times its count (first seen wins ties)."""
-        h = self.hashes(n)
-        order = np.argsort(h, kind="stable")  # stable: each run of equal hashes starts at its first position
-        ordered = h[order]
-        starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
-        counts = np.diff(np.append(starts, ordered.size))
-        best = int(counts.max())
-        start = 0 if best == 1 else int(order[starts[counts == best]].min())
+        _, _, best, start = self._level(n)
         return (int(self.chars(start, n)) + n - 1) * best
 
     def duplicate_ngram_chars(self, n: int) -> int:
         """Characters in n-grams repeating an earlier *visited* n-gram; after a repeat the scan skips ``n``
         words (Gopher's definition, as in datatrove's ``find_all_duplicate``)."""
-        if self._no_repeats_below is not None and n >= self._no_repeats_below:
-            return 0  # a repeated n-gram contains a repeated shorter n-gram
-        h = self.hashes(n)
-        # Positions whose hash occurs more than once, in increasing order (sort-based: numpy 2.4's
-        # hash-based np.unique is several times slower on arrays this small).
-        order = np.argsort(h)
-        ordered = h[order]
-        equal_next = ordered[1:] == ordered[:-1]
-        if not equal_next.any():
-            self._no_repeats_below = n
+        positions, values, _, _ = self._level(n)
+        if not positions.size:
             return 0
-        repeated_sorted = np.zeros(h.size, dtype=bool)
-        repeated_sorted[1:] = equal_next
-        repeated_sorted[:-1] |= equal_next
-        multi = np.sort(order[repeated_sorted])
-        chars = self.chars(multi, n).tolist()
+        chars = self.chars(positions, n).tolist()
         seen: set[int] = set()
         skip_until = repeated = 0
-        for pos, value, size in zip(multi.tolist(), h[multi].tolist(), chars, strict=True):
+        for pos, value, size in zip(positions.tolist(), values.tolist(), chars, strict=True):
             if pos < skip_until:
                 continue
             if value in seen:
