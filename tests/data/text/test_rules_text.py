@@ -224,7 +224,7 @@ def test_fast_paragraph_and_line_splits_equal_the_regex_splits(seed: int) -> Non
 
 @pytest.mark.parametrize("seed", range(3))
 def test_normalize_fast_paths_equal_the_regex_definitions(seed: int) -> None:
-    """ASCII fast paths (bytes.translate control check, space-run regex) give the general regexes' result."""
+    """Fast paths (bytes.translate control check, space-run regex, newline replaces) equal the general regexes."""
     import random
     import re
 
@@ -240,7 +240,8 @@ def test_normalize_fast_paths_equal_the_regex_definitions(seed: int) -> None:
         return text
 
     rng = random.Random(seed)
-    alphabet = ["a", "b", " ", "  ", "\n", "\t", "\x0b", "\x0c", "\x1c", "\x1f", "\x00", "\x07", "\x7f", "\r"]
+    alphabet = ["a", "b", " ", "  ", "\n", "\t", "\x0b", "\x0c", "\x1c", "\x1f", "\x00", "\x07", "\x7f", "\r",
+                "\xa0", "\u2009", "é", " \n ", "\n \n"]
     configs = [NormalizeConfig(unicode_form="none"), NormalizeConfig(unicode_form="none", strip_control_chars=False)]
     for _ in range(400):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 25)))

@@ -16,7 +16,6 @@ from typing import Literal
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u2060\ufeff]")
 # Runs of 2+ horizontal whitespace characters, or one that is not a plain space (no work on single spaces).
 _HSPACE = re.compile(r"[^\S\n]{2,}|[^\S \n]")
-_SPACE_AROUND_NEWLINE = re.compile(r" *\n *")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 # Fast paths for ASCII text (most documents): the control characters _CONTROL removes there, as bytes for
 # bytes.translate (a C loop ~30x faster than the regex scan); the ASCII whitespace other than space and
@@ -55,8 +54,12 @@ def normalize_text(text: str, config: NormalizeConfig) -> str:
             text = _HSPACE.sub(" ", text)
         elif "  " in text:  # only spaces: the same result as _HSPACE, much faster
             text = _SPACE_RUNS.sub(" ", text)
-        if " \n" in text or "\n " in text:
-            text = _SPACE_AROUND_NEWLINE.sub("\n", text)
+        # Spaces now come one at a time, so removing the one before and the one after each newline is
+        # the regex " *\n *" -> "\n"'s result (which matched and rebuilt every newline, even bare ones).
+        if " \n" in text:
+            text = text.replace(" \n", "\n")
+        if "\n " in text:
+            text = text.replace("\n ", "\n")
         if "\n\n\n" in text:
             text = _BLANK_RUNS.sub("\n\n", text)
         text = text.strip()
