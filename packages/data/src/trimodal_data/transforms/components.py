@@ -12,7 +12,7 @@ counter says how many nodes were affected.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import apache_beam as beam
 
@@ -24,6 +24,14 @@ def _both_directions(edge: tuple[str, str]) -> Iterator[tuple[str, str]]:
     if a != b:
         yield a, b
         yield b, a
+
+
+def _then_both(
+    element: tuple[str, Iterable[str]], step: Callable[[tuple[str, Iterable[str]]], Iterator[tuple[str, str]]]
+) -> Iterator[tuple[str, str]]:
+    """``step``'s edges, each in both directions."""
+    for edge in step(element):
+        yield from _both_directions(edge)
 
 
 def _large_star(element: tuple[str, Iterable[str]]) -> Iterator[tuple[str, str]]:
@@ -74,17 +82,13 @@ class ConnectedComponents(beam.PTransform):
         self.num_rounds = num_rounds
 
     def expand(self, edges: beam.PCollection) -> beam.PCollection:
+        # Each step emits its new edges in both directions itself (one ParDo per step, not two).
+        grouped = edges | "InitialBoth" >> beam.FlatMap(_both_directions) | "InitialGroup" >> beam.GroupByKey()
         for i in range(self.num_rounds):
             for name, step in (("LargeStar", _large_star), ("SmallStar", _small_star)):
-                edges = (
-                    edges
-                    | f"{name}{i}Both" >> beam.FlatMap(_both_directions)
+                grouped = (
+                    grouped
+                    | f"{name}{i}" >> beam.FlatMap(_then_both, step)
                     | f"{name}{i}Group" >> beam.GroupByKey()
-                    | f"{name}{i}" >> beam.FlatMap(step)
                 )
-        return (
-            edges
-            | "FinalBoth" >> beam.FlatMap(_both_directions)
-            | "FinalGroup" >> beam.GroupByKey()
-            | "Roots" >> beam.ParDo(_Roots())
-        )
+        return grouped | "Roots" >> beam.ParDo(_Roots())

@@ -87,8 +87,9 @@ class _BucketEdges(beam.DoFn):
         self.counters = ReasonCounters()
 
     def process(self, element: tuple[bytes, Iterable[tuple[str, bytes]]]) -> Iterator[tuple[str, str]]:
-        members = [(element_id, np.frombuffer(sig, dtype=np.uint32)) for element_id, sig in element[1]]
-        if len(members) > 1:
+        group = list(element[1])
+        if len(group) > 1:  # most buckets hold one element: nothing to decode
+            members = [(element_id, np.frombuffer(sig, dtype=np.uint32)) for element_id, sig in group]
             self.counters.inc("lsh_candidate_buckets")
             cfg = self.config
             threshold = cfg.threshold - cfg.candidate_margin if cfg.verify == "exact" else cfg.threshold
