@@ -136,11 +136,24 @@ def test_minhash_dedup_collapses_a_chain_to_the_smallest_id() -> None:
 def test_signature_and_shingle_hashes_equal_the_direct_formulas(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fast paths (word-hash cache, sort-based unique, shift after the minimum) give the values of the
     plain definitions: np.unique of the n-gram hashes, and min over shingles of ``(a*x + b) mod 2^64 >> 32``."""
-    import trimodal_data.dedup.minhash as minhash_module
+    import xxhash
 
-    texts = [BASE, _edit(BASE, 9, seed=3), "One two", "", "Ünïcode wörds, ünïcode WÖRDS! " * 40]
+    import trimodal_data.dedup.minhash as minhash_module
+    from trimodal_data.dedup.minhash import shingle_words
+    from trimodal_data.hashing import GOLDEN, mix64
+
+    texts = [BASE, _edit(BASE, 9, seed=3), "One two", "", "Ünïcode wörds, ünïcode WÖRDS! " * 40, "-- ... ,", "(a) b. c"]
     reference = MinHasher(MinHashConfig())
     hashes = [reference.shingle_hashes(t) for t in texts]
+    for text, h in zip(texts, hashes, strict=True):  # the definition: xxh64 of each word, n-gram chain, unique
+        words = np.array([xxhash.xxh64_intdigest(w.encode()) for w in shingle_words(text)], dtype=np.uint64)
+        assert np.array_equal(reference.word_hashes(text), words)
+        n = min(5, words.size)
+        combined = words[: words.size - n + 1].copy()
+        with np.errstate(over="ignore"):
+            for k in range(1, n):
+                combined = mix64(combined * GOLDEN) ^ words[k : k + words.size - n + 1]
+        assert np.array_equal(h, np.unique(mix64(combined)) if words.size else words)
     # A tiny cache that is cleared between documents must not change any hash.
     monkeypatch.setattr(minhash_module, "_WORD_CACHE_SIZE", 8)
     small = MinHasher(MinHashConfig())
@@ -148,7 +161,7 @@ def test_signature_and_shingle_hashes_equal_the_direct_formulas(monkeypatch: pyt
         got = small.shingle_hashes(text)
         assert np.array_equal(got, expected)
         assert np.array_equal(got, np.unique(got)) and got.dtype == np.uint64
-    assert len(small._word_hashes) <= 8 + len(set(texts[-1].split()))
+    assert len(small._token_rows) <= 8 + max(len(set(t.lower().split())) for t in texts)
     for h in hashes:
         with np.errstate(over="ignore"):
             direct = ((h[:, None] * reference.a + reference.b) >> np.uint64(32)).min(axis=0) if h.size else None

@@ -112,32 +112,51 @@ class MinHasher:
         rng = numpy_rng(config.seed, "minhash")
         self.a = rng.integers(0, 2**64, size=config.num_perm, dtype=np.uint64, endpoint=False) | np.uint64(1)
         self.b = rng.integers(0, 2**64, size=config.num_perm, dtype=np.uint64, endpoint=False)
-        # word -> xxh64 of its UTF-8 bytes, shared across the documents a worker sees (most words recur
-        # across documents); cleared when it grows past _WORD_CACHE_SIZE so memory stays bounded.
-        self._word_hashes: dict[str, int] = {}
+        # Raw lowercased token -> row of _table holding the xxh64 of its UTF-8 bytes once punctuation is stripped
+        # (row 0: the token strips to nothing), shared across the documents a worker sees (most tokens recur
+        # across documents), so the strip and the hash run once per distinct token; cleared when it grows past
+        # _WORD_CACHE_SIZE so memory stays bounded.
+        self._token_rows: dict[str, int] = {}
+        self._table = np.zeros(4096, dtype=np.uint64)
+        self._next_row = 1
 
-    def _hash_words(self, words: list[str]) -> np.ndarray:
-        cache = self._word_hashes
+    def _rows(self, tokens: list[str]) -> np.ndarray:
+        rows = self._token_rows
         try:
-            return np.fromiter(map(cache.__getitem__, words), dtype=np.uint64, count=len(words))
+            return np.fromiter(map(rows.__getitem__, tokens), dtype=np.int64, count=len(tokens))
         except KeyError:
             pass
-        missing = set(words).difference(cache)
-        if missing:
-            if len(cache) + len(missing) > _WORD_CACHE_SIZE:
-                cache.clear()
-                missing = set(words)
-            cache.update(zip(missing, map(xxhash.xxh64_intdigest, map(str.encode, missing)), strict=True))
-        return np.fromiter(map(cache.__getitem__, words), dtype=np.uint64, count=len(words))
+        missing = set(tokens).difference(rows)
+        if len(rows) + len(missing) > _WORD_CACHE_SIZE:
+            rows.clear()
+            self._next_row = 1
+            missing = set(tokens)
+        words = {token: word for token in missing if (word := token.strip(PUNCTUATION))}
+        rows.update(dict.fromkeys(missing.difference(words), 0))
+        first, end = self._next_row, self._next_row + len(words)
+        if end > self._table.size:
+            self._table = np.resize(self._table, max(2 * self._table.size, end))
+        self._table[first:end] = np.fromiter(
+            map(xxhash.xxh64_intdigest, map(str.encode, words.values())), dtype=np.uint64, count=len(words)
+        )
+        rows.update(zip(words, range(first, end), strict=True))
+        self._next_row = end
+        return np.fromiter(map(rows.__getitem__, tokens), dtype=np.int64, count=len(tokens))
+
+    def word_hashes(self, text: str) -> np.ndarray:
+        """xxh64 of the UTF-8 bytes of each of :func:`shingle_words` ``(text)``, in order."""
+        rows = self._rows(text.lower().split())
+        if not rows.all():  # tokens made of punctuation only are not words
+            rows = rows[rows != 0]
+        return self._table[rows]
 
     def shingle_hashes(self, text: str) -> np.ndarray:
         """Unique 64-bit hashes of the text's word n-grams, sorted."""
-        words = shingle_words(text)
-        if not words:
+        word_hashes = self.word_hashes(text)
+        if not word_hashes.size:
             return np.zeros(0, dtype=np.uint64)
-        word_hashes = self._hash_words(words)
-        n = min(self.config.ngram, len(words))
-        count = len(words) - n + 1
+        n = min(self.config.ngram, word_hashes.size)
+        count = word_hashes.size - n + 1
         with np.errstate(over="ignore"):
             combined = word_hashes[:count].copy()
             for k in range(1, n):
