@@ -142,10 +142,13 @@ class PieceEncoder:
             return np.fromiter(itertools.chain.from_iterable(map(cache.__getitem__, pieces)), dtype=np.int64)
         except KeyError:
             pass
-        missing = list(set(pieces).difference(cache))
-        if len(cache) + len(missing) > self._cache_size:
-            cache.clear()
-            missing = list(set(pieces))
+        # A local table for this text: a clear by another thread between two lookups cannot lose a piece.
+        local = {piece: ids for piece in set(pieces) if (ids := cache.get(piece)) is not None}
+        missing = [piece for piece in set(pieces) if piece not in local]
         encodings = self._tok.encode_batch_fast(missing, add_special_tokens=False)
-        cache.update(zip(missing, (encoding.ids for encoding in encodings), strict=True))
-        return np.fromiter(itertools.chain.from_iterable(map(cache.__getitem__, pieces)), dtype=np.int64)
+        new = dict(zip(missing, (encoding.ids for encoding in encodings), strict=True))
+        local.update(new)
+        if len(cache) + len(new) > self._cache_size:
+            cache.clear()
+        cache.update(new)
+        return np.fromiter(itertools.chain.from_iterable(map(local.__getitem__, pieces)), dtype=np.int64)
