@@ -34,8 +34,8 @@ def split_validation(mixture: Path, out: Path, *, fraction: float) -> dict[str, 
 
 
 def train_config(mixture: Path, run_dir: Path, *, model_size: str, steps: int, seq_len: int, batch_size: int,
-                 device: str, seed: int) -> Any:
-    """The demo's TrainConfig: the ``demo`` preset with the demo's model, length, batch, steps and device."""
+                 device: str, seed: int, lr: float = 3e-3) -> Any:
+    """The demo's TrainConfig: the ``demo`` preset with the demo's model, length, batch, steps, lr and device."""
     import dataclasses
 
     from trimodal_train.configs import load_config
@@ -46,7 +46,7 @@ def train_config(mixture: Path, run_dir: Path, *, model_size: str, steps: int, s
     config = load_config("demo", [
         "--data.mixture", str(mixture), "--data.seq-len", str(seq_len),
         "--data.global-batch-size", str(batch_size), "--run.run-dir", str(run_dir), "--run.steps", str(steps),
-        "--run.device", device, "--run.seed", str(seed), "--run.log-interval", "10",
+        "--run.device", device, "--run.seed", str(seed), "--run.log-interval", "10", "--optim.adamw.lr", str(lr),
         "--optim.schedule.warmup-steps", str(max(1, steps // 10)),
         "--checkpoint.interval", str(max(1, steps // 2)),
     ])

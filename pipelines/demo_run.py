@@ -39,7 +39,7 @@ def quality_floor(elbo: dict[str, Any]) -> dict[str, Any]:
 
 def run_model_steps(config: Any, cache: Any, data: dict[str, Any]) -> dict[str, Any]:
     out = Path(config.out)
-    steps = config.steps if config.steps is not None else (600 if config.size == "default" else 300)
+    steps = config.steps if config.steps is not None else (1200 if config.size == "default" else 300)
     results: dict[str, Any] = {}
     mixture_key = data["mixture"].get("sha256") or data["bundle"]["tokenizer_fingerprint"]
     split_dir = out / "split"
@@ -54,8 +54,8 @@ def run_model_steps(config: Any, cache: Any, data: dict[str, Any]) -> dict[str, 
     run_dir = out / "run"
     train_config = demo_model.train_config(split_dir / "train.json", run_dir, model_size=config.model_size,
                                            steps=steps, seq_len=config.seq_len, batch_size=config.batch_size,
-                                           device=config.device, seed=config.seed)
-    train_key = {"split": results["split"].get("rows"), "model": config.model_size, "steps": steps,
+                                           device=config.device, seed=config.seed, lr=config.lr)
+    train_key = {"split": results["split"].get("rows"), "model": config.model_size, "steps": steps, "lr": config.lr,
                  "seq_len": config.seq_len, "batch": config.batch_size, "seed": config.seed,
                  "device": config.device}
     results["train"] = cache.run("train", train_key, [run_dir], lambda: demo_model.train(train_config))
