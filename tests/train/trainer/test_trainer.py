@@ -190,3 +190,18 @@ def test_command_line_run(tiny_mixture: Any, tmp_path: Path, capsys: pytest.Capt
     assert "cannot read" in capsys.readouterr().err
     assert json.loads((tmp_path / "cli_run" / "config.json").read_text())["checkpoint"]["interval"] == 1
     assert to_dict(load_model(tmp_path / "cli_run" / "model").config)["d_model"] == 64
+
+
+def test_dense_readout_trains_like_the_masked_default(reference_run: Any, tmp_path: Path) -> None:
+    """``run.readout="dense"`` (full logits) and the masked default give the same run up to float order."""
+    masked = reference_run.config
+    assert masked.run.readout == "masked"
+    run = dataclasses.replace(masked.run, run_dir=tmp_path / "dense", readout="dense")
+    dense = dataclasses.replace(masked, run=run)
+    train(dense)
+    a = read_metrics(masked.run.run_dir / "metrics.jsonl")
+    b = read_metrics(tmp_path / "dense" / "metrics.jsonl")
+    assert [r["step"] for r in a] == [r["step"] for r in b]
+    for ra, rb in zip(a, b, strict=True):
+        assert rb["loss"] == pytest.approx(ra["loss"], rel=1e-4), ra["step"]
+        assert rb["grad_norm"] == pytest.approx(ra["grad_norm"], rel=1e-3), ra["step"]

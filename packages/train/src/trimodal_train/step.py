@@ -120,11 +120,12 @@ def train_step(
         autocast = (torch.autocast(device_type=ctx.device.type, dtype=autocast_dtype)
                     if autocast_dtype is not None else contextlib.nullcontext())
         with no_sync(model, enabled=ctx.distributed and not last):
-            select = m.corrupted.masked_BL if readout == "masked" else None
+            # masked: only the masked positions' logits; dense: the plain call (any model with the Denoiser call)
+            select = {"select_BL": m.corrupted.masked_BL} if readout == "masked" else {}
             with autocast:
                 logits = model(m.corrupted.inputs_BL, document_ids_BL=m.document_ids_BL,
-                               span_modality_BL=m.corrupted.span_modality_BL, select_BL=select)
-            sums = selected_loss_sums(logits, m.corrupted) if select is not None else loss_sums(logits, m.corrupted)
+                               span_modality_BL=m.corrupted.span_modality_BL, **select)
+            sums = selected_loss_sums(logits, m.corrupted) if select else loss_sums(logits, m.corrupted)
             loss = backprop_loss(sums, global_eligible=global_eligible, world_size=ctx.world_size)
             loss.backward()
         total = total + sums.detach()
