@@ -105,12 +105,9 @@ def selected_position_nll(selected: SelectedLogits, corrupted: CorruptedBatch) -
     weight_N = corrupted.weight_BL.reshape(-1).double()
     out_N = torch.zeros(masked_N.numel(), dtype=torch.float64, device=masked_N.device)
     for group in selected.groups:
-        column_N = group.targets(corrupted.targets_BL, selected.vocab_size)
-        logp_NV = torch.log_softmax(group.logits_NV.float(), dim=-1)
-        picked_N = logp_NV.gather(-1, column_N.clamp(min=0).unsqueeze(-1)).squeeze(-1).double()
-        picked_N = torch.where(column_N >= 0, picked_N, -torch.inf)
+        nll_N = group.target_nll(corrupted.targets_BL, selected.vocab_size).double()
         keep_N = masked_N[group.index_N]
-        out_N[group.index_N] = torch.where(keep_N, -picked_N * weight_N[group.index_N], 0.0)
+        out_N[group.index_N] = torch.where(keep_N, nll_N * weight_N[group.index_N], 0.0)
     return out_N.reshape(corrupted.masked_BL.shape)
 
 

@@ -128,9 +128,7 @@ def selected_loss_sums(selected: SelectedLogits, corrupted: CorruptedBatch) -> L
     covered = torch.zeros((), dtype=torch.int64, device=device)
     with torch.autocast(device_type=device.type, enabled=False):
         for group in selected.groups:
-            local_N = group.targets(corrupted.targets_BL, selected.vocab_size)
-            ce_N = F.cross_entropy(group.logits_NV.float(), local_N.clamp(min=0), reduction="none")
-            ce_N = torch.where(local_N >= 0, ce_N, torch.inf)
+            ce_N = group.target_nll(corrupted.targets_BL, selected.vocab_size)
             keep_N = masked_N[group.index_N]
             covered = covered + keep_N.sum()
             nll_N = torch.where(keep_N, ce_N * weight_N[group.index_N].float(), 0.0)

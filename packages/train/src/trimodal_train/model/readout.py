@@ -55,6 +55,12 @@ class LogitGroup:
         """The group's rows' targets as columns (``-1``: a target the group cannot predict)."""
         return self.columns(targets_BL.reshape(-1)[self.index_N], vocab_size)
 
+    def target_nll(self, targets_BL: torch.Tensor, vocab_size: int) -> torch.Tensor:
+        """float32 ``-log p(target)`` of the group's rows (``+inf`` for a target it gives probability 0)."""
+        column_N = self.targets(targets_BL, vocab_size)
+        ce_N = torch.nn.functional.cross_entropy(self.logits_NV.float(), column_N.clamp(min=0), reduction="none")
+        return torch.where(column_N >= 0, ce_N, torch.inf)
+
 
 @dataclasses.dataclass(frozen=True)
 class SelectedLogits:
